@@ -1,0 +1,45 @@
+// Decoding image bytes into 8-bit RGB, the first step of every path (training,
+// `ursa predict`, the web page).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ursa/result.h"
+
+namespace ursa {
+
+// Default pixel limit, as Pillow's decompression-bomb guard (50 megapixels).
+constexpr int64_t kDefaultMaxPixels = 50'000'000;
+
+// An 8-bit RGB image, rows top to bottom, interleaved (HWC).
+struct Image {
+    int width = 0;
+    int height = 0;
+    std::vector<uint8_t> pixels;  // width * height * 3
+
+    const uint8_t* at(int x, int y) const { return &pixels[(static_cast<size_t>(y) * width + x) * 3]; }
+};
+
+struct DecodeOptions {
+    int64_t max_pixels = kDefaultMaxPixels;
+};
+
+// Container detected from the leading bytes: "jpeg", "png", "bmp", "gif", "webp", ...
+// or "" when the bytes match no known image format.
+std::string sniff_format(const uint8_t* data, size_t size);
+
+// Decodes JPEG/PNG/BMP/GIF (first frame) from memory into RGB. Alpha is composited
+// over white; gray is expanded to RGB. Refuses images over max_pixels before decoding.
+Result<Image> decode_image(const uint8_t* data, size_t size, const DecodeOptions& options = {});
+
+// Builds an RGB image from un-premultiplied RGBA (what a browser decoder hands over),
+// compositing alpha over white exactly as decode_image does.
+Result<Image> image_from_rgba(const uint8_t* rgba, int width, int height,
+                              const DecodeOptions& options = {});
+
+// Reads a whole file into memory; errors name the path and the reason.
+Result<std::vector<uint8_t>> read_file(const std::string& path);
+
+}  // namespace ursa

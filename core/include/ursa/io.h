@@ -1,0 +1,25 @@
+// Files: whole-file reads and atomic writes (temp file in the same folder + rename).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ursa/image.h"
+#include "ursa/result.h"
+
+namespace ursa {
+
+// Writes `bytes` to `path` atomically: a reader sees the old file or the new one,
+// never a partial one. Errors name the path and the reason (strerror).
+Result<bool> write_file_atomic(const std::string& path, const void* bytes, size_t size);
+inline Result<bool> write_file_atomic(const std::string& path, const std::string& text) {
+    return write_file_atomic(path, text.data(), text.size());
+}
+
+// PNG bytes of 8-bit pixels with 1 (gray), 3 (RGB) or 4 (RGBA) channels.
+std::vector<uint8_t> encode_png(const uint8_t* pixels, int width, int height, int channels);
+inline std::vector<uint8_t> encode_png(const Image& image) {
+    return encode_png(image.pixels.data(), image.width, image.height, 3);
+}
+
+}  // namespace ursa

@@ -1,0 +1,52 @@
+// Resizing and normalisation: the exact pixels and tensor the model sees.
+#pragma once
+#include <array>
+#include <string>
+#include <vector>
+
+#include "ursa/image.h"
+#include "ursa/result.h"
+
+namespace ursa {
+
+// fastai's Resize methods. crop: largest centred window of the target aspect;
+// squish: whole image to the target size; pad: fit inside, zero padding.
+enum class ResizeMethod { Crop, Squish, Pad };
+
+const char* to_string(ResizeMethod method);
+Result<ResizeMethod> parse_resize_method(const std::string& name);
+
+// Resampling filters of Pillow's Image.resize. Bilinear widens its support with
+// the downscale factor (antialiased), as Pillow does.
+enum class Filter { Nearest, Bilinear };
+
+// Resamples the region [x0,x1)x[y0,y1) (floating point box, like Pillow's `box`)
+// of `src` to out_w x out_h.
+Image resample(const Image& src, int out_w, int out_h, Filter filter, double x0, double y0, double x1,
+               double y1);
+
+// Resizes the whole image to out_w x out_h.
+Image resize(const Image& src, int out_w, int out_h, Filter filter = Filter::Bilinear);
+
+// Brings an image to width x height with a fastai resize method (centre position
+// for crop).
+Image fit(const Image& src, int width, int height, ResizeMethod method, Filter filter = Filter::Bilinear);
+
+// What a model expects as input (from the ONNX metadata `ursa.input`).
+struct InputSpec {
+    int height = 224;
+    int width = 224;
+    ResizeMethod resize = ResizeMethod::Squish;
+    std::array<float, 3> mean{0.485f, 0.456f, 0.406f};
+    std::array<float, 3> std{0.229f, 0.224f, 0.225f};
+};
+
+// (pixel/255 - mean) / std into planar float CHW; appends to `out`.
+void normalize_to_chw(const Image& image, const std::array<float, 3>& mean, const std::array<float, 3>& std,
+                      std::vector<float>& out);
+
+// Decode + fit + normalise: bytes to the model's input tensor [3,H,W].
+Result<std::vector<float>> preprocess(const uint8_t* data, size_t size, const InputSpec& spec,
+                                      const DecodeOptions& options = {});
+
+}  // namespace ursa

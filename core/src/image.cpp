@@ -1,0 +1,90 @@
+#include "ursa/image.h"
+
+#include <cstring>
+#include <limits>
+
+#include <stb_image.h>
+
+namespace ursa {
+
+namespace {
+
+bool starts_with(const uint8_t* data, size_t size, const char* magic, size_t n, size_t offset = 0) {
+    return size >= offset + n && std::memcmp(data + offset, magic, n) == 0;
+}
+
+// ref: alpha compositing over white, rounded: out = (c*a + 255*(255-a) + 127) / 255
+inline uint8_t over_white(uint8_t c, uint8_t a) {
+    return static_cast<uint8_t>((c * a + 255 * (255 - a) + 127) / 255);
+}
+
+Result<bool> check_dimensions(int64_t width, int64_t height, const DecodeOptions& options) {
+    if (width <= 0 || height <= 0)
+        return make_error("image has invalid dimensions " + std::to_string(width) + "x" + std::to_string(height));
+    if (width * height > options.max_pixels)
+        return make_error("image is " + std::to_string(width) + "x" + std::to_string(height) + " = " +
+                          std::to_string(width * height) + " pixels, over the limit of " +
+                          std::to_string(options.max_pixels) + " (decompression-bomb guard)");
+    return true;
+}
+
+}  // namespace
+
+std::string sniff_format(const uint8_t* data, size_t size) {
+    if (starts_with(data, size, "\xFF\xD8\xFF", 3)) return "jpeg";
+    if (starts_with(data, size, "\x89PNG\r\n\x1A\n", 8)) return "png";
+    if (starts_with(data, size, "GIF87a", 6) || starts_with(data, size, "GIF89a", 6)) return "gif";
+    if (starts_with(data, size, "BM", 2) && size >= 26) return "bmp";
+    if (starts_with(data, size, "RIFF", 4) && starts_with(data, size, "WEBP", 4, 8)) return "webp";
+    if (starts_with(data, size, "ftyp", 4, 4)) {
+        if (starts_with(data, size, "avif", 4, 8) || starts_with(data, size, "avis", 4, 8)) return "avif";
+        if (starts_with(data, size, "heic", 4, 8) || starts_with(data, size, "heix", 4, 8) ||
+            starts_with(data, size, "mif1", 4, 8))
+            return "heic";
+    }
+    if (starts_with(data, size, "II*\0", 4) || starts_with(data, size, "MM\0*", 4)) return "tiff";
+    return "";
+}
+
+Result<Image> decode_image(const uint8_t* data, size_t size, const DecodeOptions& options) {
+    if (size == 0) return make_error("file is empty");
+    if (size > static_cast<size_t>(std::numeric_limits<int>::max())) return make_error("file is too large");
+    const std::string format = sniff_format(data, size);
+    if (format.empty()) return make_error("not an image (unrecognised file signature)");
+    if (format != "jpeg" && format != "png" && format != "gif" && format != "bmp")
+        return make_error("unsupported image format: " + format);
+
+    int width = 0, height = 0, channels = 0;
+    const int len = static_cast<int>(size);
+    if (!stbi_info_from_memory(data, len, &width, &height, &channels))
+        return make_error("corrupt " + format + ": " + stbi_failure_reason());
+    if (auto ok = check_dimensions(width, height, options); !ok) return ok.error();
+
+    // Decode as RGBA so every source (gray, palette, alpha) takes one path.
+    stbi_uc* rgba = stbi_load_from_memory(data, len, &width, &height, &channels, 4);
+    if (!rgba) return make_error("corrupt " + format + ": " + stbi_failure_reason());
+    Result<Image> image = image_from_rgba(rgba, width, height, options);
+    stbi_image_free(rgba);
+    return image;
+}
+
+Result<Image> image_from_rgba(const uint8_t* rgba, int width, int height, const DecodeOptions& options) {
+    if (auto ok = check_dimensions(width, height, options); !ok) return ok.error();
+    Image image;
+    image.width = width;
+    image.height = height;
+    const size_t n = static_cast<size_t>(width) * height;
+    image.pixels.resize(n * 3);
+    for (size_t i = 0; i < n; ++i) {
+        const uint8_t* p = rgba + i * 4;
+        uint8_t* q = &image.pixels[i * 3];
+        if (p[3] == 255) {
+            q[0] = p[0], q[1] = p[1], q[2] = p[2];
+        } else {
+            q[0] = over_white(p[0], p[3]), q[1] = over_white(p[1], p[3]), q[2] = over_white(p[2], p[3]);
+        }
+    }
+    return image;
+}
+
+}  // namespace ursa

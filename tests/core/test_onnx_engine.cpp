@@ -1,0 +1,695 @@
+// ONNX reader and engine: the official ONNX backend test cases (libonnx-testdata),
+// malformed input, hand-built models (metadata, shapes, FLOAT16) and a ResNet-18.
+#include <doctest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ursa/engine.h"
+#include "ursa/onnx.h"
+
+#ifndef URSA_ONNX_TESTDATA
+#define URSA_ONNX_TESTDATA ""
+#endif
+
+namespace {
+
+using ursa::Engine;
+using ursa::Tensor;
+using Bytes = std::vector<uint8_t>;
+
+bool read_file(const std::string& path, Bytes& out) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) return false;
+    out.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    return true;
+}
+
+std::string shape_str(const std::vector<int64_t>& s) {
+    std::string r = "[";
+    for (size_t k = 0; k < s.size(); ++k) r += (k ? "," : "") + std::to_string(s[k]);
+    return r + "]";
+}
+
+// "" if `got` matches `want` within |a-b| <= 1e-4 + 1e-4*|b|, else what differs.
+std::string compare(const Tensor& got, const Tensor& want) {
+    if (got.shape != want.shape) return "shape " + shape_str(got.shape) + " != " + shape_str(want.shape);
+    if (got.data.size() != want.data.size()) return "size mismatch";
+    for (size_t k = 0; k < want.data.size(); ++k) {
+        float a = got.data[k], b = want.data[k];
+        if (a == b || (std::isnan(a) && std::isnan(b))) continue;
+        if (!(std::fabs(a - b) <= 1e-4f + 1e-4f * std::fabs(b)))
+            return "element " + std::to_string(k) + ": " + std::to_string(a) + " != " + std::to_string(b);
+    }
+    return "";
+}
+
+// Runs one ONNX backend test folder (model.onnx + test_data_set_0); "" on success.
+std::string run_onnx_case(const std::string& dir) {
+    Bytes model;
+    if (!read_file(dir + "/model.onnx", model)) return "cannot read model.onnx";
+    auto engine = Engine::load(model.data(), model.size());
+    if (!engine) return "load: " + engine.error().message;
+    std::vector<Tensor> inputs, expected;
+    for (auto* list : {&inputs, &expected}) {
+        const char* prefix = list == &inputs ? "/test_data_set_0/input_" : "/test_data_set_0/output_";
+        Bytes pb;
+        for (int k = 0; read_file(dir + prefix + std::to_string(k) + ".pb", pb); ++k) {
+            auto t = ursa::onnx::read_tensor(pb.data(), pb.size());
+            if (!t) return "test data: " + t.error().message;
+            list->push_back(*t);
+        }
+    }
+    if (inputs.size() != (*engine)->input_names().size()) return "input count differs from the graph";
+    auto outputs = (*engine)->run_all(inputs);
+    if (!outputs) return "run: " + outputs.error().message;
+    if (outputs->size() != expected.size()) return "output count differs";
+    for (size_t k = 0; k < expected.size(); ++k) {
+        std::string diff = compare((*outputs)[k], expected[k]);
+        if (!diff.empty()) return "output " + std::to_string(k) + ": " + diff;
+    }
+    return "";
+}
+
+// ---- A tiny protobuf writer for hand-built models.
+
+struct Proto {
+    std::string b;
+    void key(uint32_t field, int wire) { raw_varint((uint64_t(field) << 3) | uint64_t(wire)); }
+    void raw_varint(uint64_t v) {
+        while (v >= 0x80) b += char(uint8_t(v | 0x80)), v >>= 7;
+        b += char(uint8_t(v));
+    }
+    Proto& varint(uint32_t field, int64_t v) { return key(field, 0), raw_varint(uint64_t(v)), *this; }
+    Proto& f32(uint32_t field, float v) {
+        key(field, 5);
+        uint32_t bits;
+        std::memcpy(&bits, &v, 4);
+        for (int k = 0; k < 4; ++k) b += char(uint8_t(bits >> (8 * k)));
+        return *this;
+    }
+    Proto& bytes(uint32_t field, const std::string& s) {
+        key(field, 2), raw_varint(s.size()), b += s;
+        return *this;
+    }
+    Proto& msg(uint32_t field, const Proto& p) { return bytes(field, p.b); }
+    Proto& packed(uint32_t field, const std::vector<int64_t>& v) {
+        Proto p;
+        for (int64_t x : v) p.raw_varint(uint64_t(x));
+        return bytes(field, p.b);
+    }
+    Bytes data() const { return Bytes(b.begin(), b.end()); }
+};
+
+std::string float_bytes(const std::vector<float>& v) {
+    std::string s(v.size() * 4, '\0');
+    if (!v.empty()) std::memcpy(&s[0], v.data(), s.size());  // the test hosts are little-endian
+    return s;
+}
+
+Proto tensor(const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& values) {
+    Proto t;
+    t.packed(1, dims).varint(2, 1).bytes(8, name).bytes(9, float_bytes(values));
+    return t;
+}
+Proto int64_tensor(const std::string& name, const std::vector<int64_t>& values) {
+    Proto t;
+    t.packed(1, {int64_t(values.size())}).varint(2, 7).packed(7, values).bytes(8, name);
+    return t;
+}
+
+Proto attr_int(const std::string& name, int64_t v) { return Proto().bytes(1, name).varint(3, v).varint(20, 2); }
+Proto attr_float(const std::string& name, float v) { return Proto().bytes(1, name).f32(2, v).varint(20, 1); }
+Proto attr_str(const std::string& name, const std::string& v) { return Proto().bytes(1, name).bytes(4, v).varint(20, 3); }
+Proto attr_ints(const std::string& name, const std::vector<int64_t>& v) {
+    return Proto().bytes(1, name).packed(8, v).varint(20, 7);
+}
+
+Proto node(const std::string& op, const std::vector<std::string>& in, const std::vector<std::string>& out,
+           const std::vector<Proto>& attrs = {}) {
+    Proto n;
+    for (const auto& s : in) n.bytes(1, s);
+    for (const auto& s : out) n.bytes(2, s);
+    n.bytes(3, out[0] + "_node").bytes(4, op);
+    for (const auto& a : attrs) n.msg(5, a);
+    return n;
+}
+
+// A float tensor ValueInfoProto; -1 dims become the symbolic dim "N".
+Proto value_info(const std::string& name, const std::vector<int64_t>& dims) {
+    Proto shape;
+    for (int64_t d : dims) shape.msg(1, d < 0 ? Proto().bytes(2, "N") : Proto().varint(1, d));
+    Proto tensor_type;
+    tensor_type.varint(1, 1).msg(2, shape);
+    Proto type;
+    type.msg(1, tensor_type);
+    return Proto().bytes(1, name).msg(2, type);
+}
+
+Bytes model(const Proto& graph, const std::vector<std::pair<std::string, std::string>>& metadata = {}) {
+    Proto m;
+    m.varint(1, 8).msg(8, Proto().bytes(1, "").varint(2, 13)).msg(7, graph);
+    for (const auto& [k, v] : metadata) m.msg(14, Proto().bytes(1, k).bytes(2, v));
+    return m.data();
+}
+
+std::vector<float> random_values(size_t n, uint32_t seed, float scale = 1.f) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(-scale, scale);
+    std::vector<float> v(n);
+    for (float& x : v) x = dist(rng);
+    return v;
+}
+
+// Backend test folders under URSA_ONNX_TESTDATA whose operators the engine supports.
+// In data/node the weights are graph inputs, so these also exercise run_all.
+const std::vector<std::string> kOnnxCases = {
+    // Conv
+    "node/test_basic_conv_with_padding", "node/test_basic_conv_without_padding", "node/test_conv_with_autopad_same",
+    "node/test_conv_with_strides_and_asymmetric_padding", "node/test_conv_with_strides_no_padding",
+    "node/test_conv_with_strides_padding",
+    // Pools
+    "node/test_maxpool_1d_default", "node/test_maxpool_2d_ceil", "node/test_maxpool_2d_default",
+    "node/test_maxpool_2d_dilations", "node/test_maxpool_2d_pads", "node/test_maxpool_2d_precomputed_pads",
+    "node/test_maxpool_2d_precomputed_same_upper", "node/test_maxpool_2d_precomputed_strides",
+    "node/test_maxpool_2d_same_lower", "node/test_maxpool_2d_same_upper", "node/test_maxpool_2d_strides",
+    "node/test_averagepool_1d_default", "node/test_averagepool_2d_ceil", "node/test_averagepool_2d_default",
+    "node/test_averagepool_2d_pads", "node/test_averagepool_2d_pads_count_include_pad",
+    "node/test_averagepool_2d_precomputed_pads", "node/test_averagepool_2d_precomputed_pads_count_include_pad",
+    "node/test_averagepool_2d_precomputed_same_upper", "node/test_averagepool_2d_precomputed_strides",
+    "node/test_averagepool_2d_same_lower", "node/test_averagepool_2d_same_upper", "node/test_averagepool_2d_strides",
+    "node/test_globalaveragepool", "node/test_globalaveragepool_precomputed", "node/test_globalmaxpool",
+    "node/test_globalmaxpool_precomputed",
+    // Element-wise and broadcasting
+    "node/test_relu", "node/test_sigmoid", "node/test_sigmoid_example", "node/test_identity", "node/test_add",
+    "node/test_add_bcast", "node/test_sub", "node/test_sub_bcast", "node/test_sub_example", "node/test_mul",
+    "node/test_mul_bcast", "node/test_mul_example", "node/test_div", "node/test_div_bcast", "node/test_div_example",
+    "node/test_clip", "node/test_clip_default_inbounds", "node/test_clip_default_max", "node/test_clip_default_min",
+    "node/test_clip_example", "node/test_clip_inbounds", "node/test_clip_outbounds", "node/test_clip_splitbounds",
+    "node/test_dropout_default", "node/test_dropout_default_mask", "node/test_dropout_default_mask_ratio",
+    "node/test_dropout_default_old", "node/test_dropout_default_ratio", "node/test_dropout_random_old",
+    "node/test_batchnorm_epsilon", "node/test_batchnorm_example",
+    // Softmax (opset 13 semantics)
+    "node/test_softmax_axis_0", "node/test_softmax_axis_1", "node/test_softmax_axis_2",
+    "node/test_softmax_default_axis", "node/test_softmax_example", "node/test_softmax_large_number",
+    "node/test_softmax_negative_axis",
+    // Gemm, MatMul
+    "node/test_gemm_all_attributes", "node/test_gemm_alpha", "node/test_gemm_beta",
+    "node/test_gemm_default_matrix_bias", "node/test_gemm_default_no_bias", "node/test_gemm_default_scalar_bias",
+    "node/test_gemm_default_single_elem_vector_bias", "node/test_gemm_default_vector_bias",
+    "node/test_gemm_default_zero_bias", "node/test_gemm_transposeA", "node/test_gemm_transposeB",
+    "node/test_matmul_2d", "node/test_matmul_3d", "node/test_matmul_4d",
+    // Shapes and data movement (Reshape's int64 shape input is passed as float values)
+    "node/test_concat_1d_axis_0", "node/test_concat_1d_axis_negative_1", "node/test_concat_2d_axis_0",
+    "node/test_concat_2d_axis_1", "node/test_concat_2d_axis_negative_1", "node/test_concat_2d_axis_negative_2",
+    "node/test_concat_3d_axis_0", "node/test_concat_3d_axis_1", "node/test_concat_3d_axis_2",
+    "node/test_concat_3d_axis_negative_1", "node/test_concat_3d_axis_negative_2",
+    "node/test_concat_3d_axis_negative_3", "node/test_flatten_axis0", "node/test_flatten_axis1",
+    "node/test_flatten_axis2", "node/test_flatten_axis3", "node/test_flatten_default_axis",
+    "node/test_flatten_negative_axis1", "node/test_flatten_negative_axis2", "node/test_flatten_negative_axis3",
+    "node/test_flatten_negative_axis4", "node/test_reshape_allowzero_reordered", "node/test_reshape_extended_dims",
+    "node/test_reshape_negative_dim", "node/test_reshape_negative_extended_dims", "node/test_reshape_one_dim",
+    "node/test_reshape_reduced_dims", "node/test_reshape_reordered_all_dims",
+    "node/test_reshape_reordered_last_dims", "node/test_reshape_zero_and_negative_dim", "node/test_reshape_zero_dim",
+    "node/test_transpose_default", "node/test_transpose_all_permutations_0", "node/test_transpose_all_permutations_1",
+    "node/test_transpose_all_permutations_2", "node/test_transpose_all_permutations_3",
+    "node/test_transpose_all_permutations_4", "node/test_transpose_all_permutations_5", "node/test_constant",
+    // PyTorch exports (weights as initializers, older opsets)
+    "pytorch-converted/test_AvgPool2d", "pytorch-converted/test_AvgPool2d_stride",
+    "pytorch-converted/test_BatchNorm1d_3d_input_eval", "pytorch-converted/test_BatchNorm2d_eval",
+    "pytorch-converted/test_BatchNorm2d_momentum_eval", "pytorch-converted/test_Conv1d",
+    "pytorch-converted/test_Conv1d_dilated", "pytorch-converted/test_Conv1d_groups",
+    "pytorch-converted/test_Conv1d_pad1", "pytorch-converted/test_Conv1d_pad1size1",
+    "pytorch-converted/test_Conv1d_pad2", "pytorch-converted/test_Conv1d_pad2size1",
+    "pytorch-converted/test_Conv1d_stride", "pytorch-converted/test_Conv2d", "pytorch-converted/test_Conv2d_depthwise",
+    "pytorch-converted/test_Conv2d_depthwise_padded", "pytorch-converted/test_Conv2d_depthwise_strided",
+    "pytorch-converted/test_Conv2d_depthwise_with_multiplier", "pytorch-converted/test_Conv2d_dilated",
+    "pytorch-converted/test_Conv2d_groups", "pytorch-converted/test_Conv2d_groups_thnn",
+    "pytorch-converted/test_Conv2d_no_bias", "pytorch-converted/test_Conv2d_padding",
+    "pytorch-converted/test_Conv2d_strided", "pytorch-converted/test_Linear", "pytorch-converted/test_Linear_no_bias",
+    "pytorch-converted/test_MaxPool1d", "pytorch-converted/test_MaxPool1d_stride",
+    "pytorch-converted/test_MaxPool1d_stride_padding_dilation", "pytorch-converted/test_MaxPool2d",
+    "pytorch-converted/test_MaxPool2d_stride_padding_dilation", "pytorch-converted/test_PixelShuffle",
+    "pytorch-converted/test_ReLU", "pytorch-converted/test_Sigmoid", "pytorch-converted/test_Softmax",
+    "pytorch-converted/test_softmax_functional_dim3", "pytorch-converted/test_softmax_lastdim",
+    "pytorch-operator/test_operator_add_broadcast", "pytorch-operator/test_operator_add_size1_broadcast",
+    "pytorch-operator/test_operator_add_size1_right_broadcast",
+    "pytorch-operator/test_operator_add_size1_singleton_broadcast", "pytorch-operator/test_operator_addconstant",
+    "pytorch-operator/test_operator_addmm", "pytorch-operator/test_operator_clip",
+    "pytorch-operator/test_operator_concat2", "pytorch-operator/test_operator_conv",
+    "pytorch-operator/test_operator_flatten", "pytorch-operator/test_operator_maxpool",
+    "pytorch-operator/test_operator_mm", "pytorch-operator/test_operator_permute2",
+    "pytorch-operator/test_operator_view", "simple/test_single_relu_model",
+};
+
+std::string testdata() {
+    std::string dir = URSA_ONNX_TESTDATA;
+    if (dir.empty()) FAIL("URSA_ONNX_TESTDATA is empty: install libonnx-testdata (tools/setup.sh) and reconfigure");
+    return dir;
+}
+
+}  // namespace
+
+TEST_CASE("engine reproduces the ONNX backend test cases") {
+    const std::string root = testdata();
+    size_t passed = 0;
+    for (const auto& name : kOnnxCases) {
+        std::string err = run_onnx_case(root + "/" + name);
+        CHECK_MESSAGE(err.empty(), name << ": " << err);
+        passed += err.empty();
+    }
+    MESSAGE("ONNX backend test cases passed: " << passed << " of " << kOnnxCases.size());
+    CHECK(passed == kOnnxCases.size());
+    CHECK(kOnnxCases.size() == 176);  // guards against the list shrinking by accident
+}
+
+// ---- Malformed input
+
+TEST_CASE("malformed model bytes give an Error, never a crash") {
+    const std::string root = testdata();
+    SUBCASE("empty buffer") {
+        auto e = Engine::load(nullptr, 0);
+        REQUIRE_FALSE(e.ok());
+        CHECK(e.error().message.find("empty") != std::string::npos);
+        uint8_t none = 0;
+        CHECK_FALSE(Engine::load(&none, 0).ok());
+        CHECK_FALSE(ursa::onnx::read_metadata_props(nullptr, 0).ok());
+    }
+    SUBCASE("truncated at every length") {
+        for (const char* name : {"pytorch-converted/test_Conv2d", "node/test_conv_with_strides_padding",
+                                 "pytorch-converted/test_BatchNorm2d_eval"}) {
+            Bytes bytes;
+            REQUIRE(read_file(root + "/" + name + "/model.onnx", bytes));
+            size_t errors = 0;
+            for (size_t cut = 0; cut < bytes.size(); ++cut) {
+                Bytes part(bytes.begin(), bytes.begin() + long(cut));
+                auto e = Engine::load(part.data(), part.size());
+                if (!e.ok()) {
+                    ++errors;
+                    CHECK_FALSE(e.error().message.empty());
+                }
+                (void)ursa::onnx::read_metadata_props(part.data(), part.size());
+            }
+            // A cut can land between top-level fields and leave a valid (smaller) model,
+            // but most cuts fall inside the graph.
+            CHECK_MESSAGE(errors * 10 >= bytes.size() * 9, name << ": " << errors << " errors of " << bytes.size());
+            for (size_t cut : {size_t(1), size_t(5), bytes.size() / 3, bytes.size() / 2}) {
+                auto e = Engine::load(bytes.data(), cut);
+                REQUIRE_FALSE(e.ok());
+                CHECK_MESSAGE(e.error().message.find("malformed ONNX") != std::string::npos, e.error().message);
+            }
+        }
+    }
+    SUBCASE("random bytes") {
+        std::mt19937 rng(1234);
+        for (int k = 0; k < 300; ++k) {
+            Bytes junk(size_t(rng() % 2000));
+            for (auto& b : junk) b = uint8_t(rng());
+            CHECK_FALSE(Engine::load(junk.data(), junk.size()).ok());
+            (void)ursa::onnx::read_metadata_props(junk.data(), junk.size());
+            (void)ursa::onnx::read_tensor(junk.data(), junk.size());
+        }
+    }
+    SUBCASE("mutated real models load or fail cleanly") {
+        Bytes bytes;
+        REQUIRE(read_file(root + "/pytorch-converted/test_Conv2d_groups/model.onnx", bytes));
+        std::mt19937 rng(99);
+        int loaded = 0;
+        for (int k = 0; k < 2000; ++k) {
+            Bytes m = bytes;
+            for (uint32_t flips = 1 + rng() % 3; flips-- > 0;) m[rng() % m.size()] = uint8_t(rng());
+            auto e = Engine::load(m.data(), m.size());
+            loaded += e.ok();
+            (void)ursa::onnx::read_metadata_props(m.data(), m.size());
+        }
+        MESSAGE("mutated models that still loaded: " << loaded << " of 2000");
+    }
+    SUBCASE("a tensor file with inconsistent data") {
+        Proto t;  // dims [4] but only two floats of raw data
+        t.packed(1, {4}).varint(2, 1).bytes(9, float_bytes({1.f, 2.f}));
+        auto r = ursa::onnx::read_tensor(t.data().data(), t.b.size());
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message.find("raw_data") != std::string::npos);
+    }
+}
+
+TEST_CASE("unsupported operators and attributes are named at load") {
+    const std::string root = testdata();
+    Bytes bytes;
+    REQUIRE(read_file(root + "/node/test_lrn/model.onnx", bytes));
+    auto lrn = Engine::load(bytes.data(), bytes.size());
+    REQUIRE_FALSE(lrn.ok());
+    CHECK_MESSAGE(lrn.error().message.find("LRN") != std::string::npos, lrn.error().message);
+
+    REQUIRE(read_file(root + "/node/test_maxpool_3d_default/model.onnx", bytes));
+    auto pool3d = Engine::load(bytes.data(), bytes.size());
+    REQUIRE_FALSE(pool3d.ok());
+    CHECK(pool3d.error().message.find("3-D") != std::string::npos);
+
+    auto graph_with = [](const Proto& n) {
+        Proto g;
+        g.msg(1, n).msg(11, value_info("x", {1, 2, 4, 4})).msg(12, value_info("y", {}));
+        return model(g);
+    };
+    auto fancy = graph_with(node("FancyOp", {"x"}, {"y"}));
+    auto r = Engine::load(fancy.data(), fancy.size());
+    REQUIRE_FALSE(r.ok());
+    CHECK_MESSAGE(r.error().message.find("FancyOp") != std::string::npos, r.error().message);
+    CHECK(r.error().message.find("y_node") != std::string::npos);  // the node's name
+
+    auto bad_pad = graph_with(node("MaxPool", {"x"}, {"y"}, {attr_ints("kernel_shape", {2, 2}), attr_str("auto_pad", "BOGUS")}));
+    r = Engine::load(bad_pad.data(), bad_pad.size());
+    REQUIRE_FALSE(r.ok());
+    CHECK_MESSAGE(r.error().message.find("auto_pad") != std::string::npos, r.error().message);
+
+    auto unknown_attr = graph_with(node("Relu", {"x"}, {"y"}, {attr_int("frobnicate", 1)}));
+    r = Engine::load(unknown_attr.data(), unknown_attr.size());
+    REQUIRE_FALSE(r.ok());
+    CHECK_MESSAGE(r.error().message.find("frobnicate") != std::string::npos, r.error().message);
+
+    auto dangling = graph_with(node("Add", {"x", "nowhere"}, {"y"}));
+    r = Engine::load(dangling.data(), dangling.size());
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find("nowhere") != std::string::npos);
+
+    auto other_domain = graph_with(node("Relu", {"x"}, {"y"}).bytes(7, "com.example"));
+    r = Engine::load(other_domain.data(), other_domain.size());
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find("com.example") != std::string::npos);
+}
+
+// ---- metadata_props
+
+TEST_CASE("read_metadata_props returns the pairs in file order") {
+    Bytes m = model(Proto(), {{"ursa.labels", "[\"cat\",\"dog\"]"}, {"ursa.arch", "resnet18"}});
+    auto props = ursa::onnx::read_metadata_props(m.data(), m.size());
+    REQUIRE(props.ok());
+    REQUIRE(props->size() == 2);
+    CHECK((*props)[0].first == "ursa.labels");
+    CHECK((*props)[0].second == "[\"cat\",\"dog\"]");
+    CHECK((*props)[1].first == "ursa.arch");
+    CHECK((*props)[1].second == "resnet18");
+
+    Bytes plain = model(Proto());
+    auto none = ursa::onnx::read_metadata_props(plain.data(), plain.size());
+    REQUIRE(none.ok());
+    CHECK(none->empty());
+
+    // An entry whose value is cut short is an Error, not a partial list.
+    Bytes cut(m.begin(), m.end() - 3);
+    CHECK_FALSE(ursa::onnx::read_metadata_props(cut.data(), cut.size()).ok());
+    // Bytes that are protobuf but not a ModelProto (no ir_version, no graph).
+    Bytes other = Proto().bytes(3, "hello").data();
+    CHECK_FALSE(ursa::onnx::read_metadata_props(other.data(), other.size()).ok());
+}
+
+// ---- Hand-built graphs
+
+TEST_CASE("input shape, input checks and initializers listed as inputs") {
+    // image [N,3,2,2] -> 1x1 Conv (weights also listed in graph.input, as older exporters
+    // do) -> Relu -> GlobalAveragePool -> Flatten -> logits [N,2]
+    const std::vector<float> w = {1.f, -1.f, 0.5f, -2.f, 0.f, 1.f}, b = {0.25f, -0.5f};
+    Proto g;
+    g.msg(1, node("Conv", {"image", "w", "b"}, {"c"}, {attr_ints("kernel_shape", {1, 1})}))
+        .msg(1, node("Relu", {"c"}, {"r"}))
+        .msg(1, node("GlobalAveragePool", {"r"}, {"p"}))
+        .msg(1, node("Flatten", {"p"}, {"logits"}))
+        .msg(5, tensor("w", {2, 3, 1, 1}, w))
+        .msg(5, tensor("b", {2}, b))
+        .msg(11, value_info("image", {-1, 3, 2, 2}))
+        .msg(11, value_info("w", {2, 3, 1, 1}))
+        .msg(11, value_info("b", {2}))
+        .msg(12, value_info("logits", {-1, 2}));
+    Bytes m = model(g);
+    auto e = Engine::load(m.data(), m.size());
+    REQUIRE_MESSAGE(e.ok(), e.error().message);
+    Engine& engine = **e;
+    CHECK(engine.input_name() == "image");
+    CHECK(engine.output_name() == "logits");
+    CHECK(engine.input_names() == std::vector<std::string>{"image"});
+    CHECK(engine.input_shape() == std::vector<int64_t>{-1, 3, 2, 2});
+
+    Tensor x{{2, 3, 2, 2}, random_values(24, 7)};
+    auto y = engine.run(x);
+    REQUIRE_MESSAGE(y.ok(), y.error().message);
+    REQUIRE(y->shape == std::vector<int64_t>{2, 2});
+    for (int n = 0; n < 2; ++n)
+        for (int o = 0; o < 2; ++o) {
+            float sum = 0.f;
+            for (int p = 0; p < 4; ++p) {
+                float v = b[size_t(o)];
+                for (int c = 0; c < 3; ++c) v += w[size_t(o * 3 + c)] * x.data[size_t((n * 3 + c) * 4 + p)];
+                sum += std::max(v, 0.f);
+            }
+            CHECK(y->data[size_t(n * 2 + o)] == doctest::Approx(sum / 4).epsilon(1e-5));
+        }
+
+    auto wrong = engine.run(Tensor{{1, 3, 5, 2}, std::vector<float>(30)});
+    REQUIRE_FALSE(wrong.ok());
+    CHECK_MESSAGE(wrong.error().message.find("[-1,3,2,2]") != std::string::npos, wrong.error().message);
+    CHECK(wrong.error().message.find("[1,3,5,2]") != std::string::npos);
+    CHECK_FALSE(engine.run(Tensor{{3, 2, 2}, std::vector<float>(12)}).ok());
+    auto short_data = engine.run(Tensor{{1, 3, 2, 2}, std::vector<float>(5)});
+    REQUIRE_FALSE(short_data.ok());
+    CHECK(short_data.error().message.find("5 values") != std::string::npos);
+    CHECK_FALSE(engine.run_all({}).ok());
+}
+
+TEST_CASE("FLOAT16 and INT64 initializers, Constant and Reshape") {
+    // FLOAT16 bit patterns: 1, -2.5, 0.5, 65504 (max), 2^-24 (smallest subnormal), -0.
+    const std::vector<uint16_t> halves = {0x3C00, 0xC100, 0x3800, 0x7BFF, 0x0001, 0x8000};
+    const std::vector<float> expect = {1.f, -2.5f, 0.5f, 65504.f, 5.9604645e-8f, -0.f};
+    std::string raw;
+    for (uint16_t h : halves) raw += char(h & 0xff), raw += char(h >> 8);
+    Proto h_raw, h_ints;
+    h_raw.packed(1, {6}).varint(2, 10).bytes(8, "h_raw").bytes(9, raw);
+    h_ints.packed(1, {6}).varint(2, 10).bytes(8, "h_ints").packed(5, std::vector<int64_t>(halves.begin(), halves.end()));
+    Proto shape_const = Proto().bytes(1, "value").msg(5, int64_tensor("", {0, 3, -1})).varint(20, 4);
+    Proto g;
+    g.msg(1, node("Add", {"x", "h_raw"}, {"a"}))
+        .msg(1, node("Sub", {"a", "h_ints"}, {"s"}))  // == x
+        .msg(1, node("Constant", {}, {"shape"}, {shape_const}))
+        .msg(1, node("Reshape", {"s", "shape"}, {"y"}))
+        .msg(1, node("Reshape", {"h_raw", "flat"}, {"h"}))
+        .msg(5, h_raw)
+        .msg(5, h_ints)
+        .msg(5, int64_tensor("flat", {-1}))
+        .msg(11, value_info("x", {1, 6}))
+        .msg(12, value_info("y", {}))
+        .msg(12, value_info("h", {}));
+    Bytes m = model(g);
+    auto e = Engine::load(m.data(), m.size());
+    REQUIRE_MESSAGE(e.ok(), e.error().message);
+    CHECK((*e)->output_names() == std::vector<std::string>{"y", "h"});
+    Tensor x{{1, 6}, {1, 2, 3, 4, 5, 6}};
+    auto out = (*e)->run_all({x});
+    REQUIRE_MESSAGE(out.ok(), out.error().message);
+    CHECK((*out)[0].shape == std::vector<int64_t>{1, 3, 2});  // 0 copies dim 0, -1 is inferred
+    for (size_t k = 0; k < 6; ++k) CHECK((*out)[0].data[k] == doctest::Approx(x.data[k]));
+    CHECK((*out)[1].shape == std::vector<int64_t>{6});
+    for (size_t k = 0; k < 6; ++k) CHECK((*out)[1].data[k] == expect[k]);
+    CHECK(std::signbit((*out)[1].data[5]));
+}
+
+namespace {
+
+// Direct (slow, obviously right) convolution for checking im2col + GEMM.
+std::vector<float> reference_conv(const Tensor& x, const Tensor& w, const std::vector<float>& bias, int stride,
+                                  int pad, int dil, int group, std::vector<int64_t>& shape) {
+    const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+    const int64_t M = w.shape[0], KH = w.shape[2], KW = w.shape[3], Cg = C / group, Mg = M / group;
+    const int64_t OH = (H + 2 * pad - (KH - 1) * dil - 1) / stride + 1, OW = (W + 2 * pad - (KW - 1) * dil - 1) / stride + 1;
+    shape = {N, M, OH, OW};
+    std::vector<float> y(size_t(N * M * OH * OW));
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t m = 0; m < M; ++m)
+            for (int64_t oy = 0; oy < OH; ++oy)
+                for (int64_t ox = 0; ox < OW; ++ox) {
+                    double acc = bias.empty() ? 0.0 : bias[size_t(m)];
+                    for (int64_t c = 0; c < Cg; ++c)
+                        for (int64_t ky = 0; ky < KH; ++ky)
+                            for (int64_t kx = 0; kx < KW; ++kx) {
+                                int64_t iy = oy * stride - pad + ky * dil, ix = ox * stride - pad + kx * dil;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                int64_t ci = (m / Mg) * Cg + c;
+                                acc += double(x.data[size_t(((n * C + ci) * H + iy) * W + ix)]) *
+                                       w.data[size_t(((m * Cg + c) * KH + ky) * KW + kx)];
+                            }
+                    y[size_t(((n * M + m) * OH + oy) * OW + ox)] = float(acc);
+                }
+    return y;
+}
+
+}  // namespace
+
+TEST_CASE("Conv and MatMul match direct references on shapes that cross the GEMM blocks") {
+    struct Case {
+        int n, c, m, h, w, k, stride, pad, dil, group;
+        bool bias;
+    };
+    const Case cases[] = {
+        {1, 32, 37, 20, 21, 3, 1, 1, 1, 1, true},   // K = 288, P = 420: several k and j blocks, M % 4 != 0
+        {2, 6, 10, 17, 15, 5, 2, 2, 1, 2, false},   // strided, grouped
+        {1, 8, 8, 12, 12, 3, 1, 2, 2, 8, true},     // depthwise, dilated
+        {1, 16, 5, 9, 30, 1, 1, 0, 1, 1, true},     // 1x1: GEMM straight on the input
+        {1, 3, 64, 40, 40, 7, 2, 3, 1, 1, false},   // a ResNet stem
+    };
+    for (const Case& cs : cases) {
+        INFO("conv c=" << cs.c << " m=" << cs.m << " k=" << cs.k << " stride=" << cs.stride << " group=" << cs.group);
+        Tensor w{{cs.m, cs.c / cs.group, cs.k, cs.k}, random_values(size_t(cs.m * (cs.c / cs.group) * cs.k * cs.k), 11)};
+        std::vector<float> bias = cs.bias ? random_values(size_t(cs.m), 12) : std::vector<float>{};
+        Tensor x{{cs.n, cs.c, cs.h, cs.w}, random_values(size_t(cs.n * cs.c * cs.h * cs.w), 13)};
+        Proto g;
+        std::vector<std::string> inputs = {"x", "w"};
+        if (cs.bias) inputs.push_back("b"), g.msg(5, tensor("b", {cs.m}, bias));
+        g.msg(1, node("Conv", inputs, {"y"},
+                      {attr_ints("strides", {cs.stride, cs.stride}), attr_ints("pads", {cs.pad, cs.pad, cs.pad, cs.pad}),
+                       attr_ints("dilations", {cs.dil, cs.dil}), attr_int("group", cs.group)}))
+            .msg(5, tensor("w", w.shape, w.data))
+            .msg(11, value_info("x", x.shape))
+            .msg(12, value_info("y", {}));
+        Bytes m = model(g);
+        auto e = Engine::load(m.data(), m.size());
+        REQUIRE_MESSAGE(e.ok(), e.error().message);
+        auto y = (*e)->run(x);
+        REQUIRE_MESSAGE(y.ok(), y.error().message);
+        Tensor want;
+        want.data = reference_conv(x, w, bias, cs.stride, cs.pad, cs.dil, cs.group, want.shape);
+        std::string diff = compare(*y, want);
+        CHECK_MESSAGE(diff.empty(), diff);
+    }
+
+    // [2, 67, 300] x [300, 513] (B broadcast over the batch)
+    Tensor a{{2, 67, 300}, random_values(2 * 67 * 300, 21)}, b{{300, 513}, random_values(300 * 513, 22)};
+    Proto g;
+    g.msg(1, node("MatMul", {"a", "b"}, {"y"})).msg(11, value_info("a", a.shape)).msg(11, value_info("b", b.shape))
+        .msg(12, value_info("y", {}));
+    Bytes m = model(g);
+    auto e = Engine::load(m.data(), m.size());
+    REQUIRE(e.ok());
+    auto y = (*e)->run_all({a, b});
+    REQUIRE_MESSAGE(y.ok(), y.error().message);
+    Tensor want{{2, 67, 513}, std::vector<float>(2 * 67 * 513)};
+    for (size_t t = 0; t < 2; ++t)
+        for (size_t i = 0; i < 67; ++i)
+            for (size_t j = 0; j < 513; ++j) {
+                double acc = 0;
+                for (size_t k = 0; k < 300; ++k) acc += double(a.data[(t * 67 + i) * 300 + k]) * b.data[k * 513 + j];
+                want.data[(t * 67 + i) * 513 + j] = float(acc);
+            }
+    std::string diff = compare((*y)[0], want);
+    CHECK_MESSAGE(diff.empty(), diff);
+
+    // Shapes that only meet at run time: the error names the node.
+    Proto g2;
+    g2.msg(1, node("Add", {"p", "q"}, {"y"})).msg(11, value_info("p", {-1, -1})).msg(11, value_info("q", {-1, -1}))
+        .msg(12, value_info("y", {}));
+    Bytes m2 = model(g2);
+    auto add = Engine::load(m2.data(), m2.size());
+    REQUIRE(add.ok());
+    auto bad = (*add)->run_all({Tensor{{2, 3}, std::vector<float>(6)}, Tensor{{4, 5}, std::vector<float>(20)}});
+    REQUIRE_FALSE(bad.ok());
+    CHECK_MESSAGE(bad.error().message.find("Add (node 'y_node')") != std::string::npos, bad.error().message);
+    CHECK(bad.error().message.find("[2,3]") != std::string::npos);
+}
+
+namespace {
+
+// ResNet-18 (torchvision layout) with random weights, input [N,3,hw,hw] -> logits [N,classes].
+struct ResNetBuilder {
+    Proto g;
+    int next = 0;
+    uint32_t seed = 100;
+
+    std::string fresh(const std::string& p) { return p + std::to_string(next++); }
+    std::string weight(const std::vector<int64_t>& dims, std::vector<float> v) {
+        std::string name = fresh("w");
+        g.msg(5, tensor(name, dims, v));
+        return name;
+    }
+    std::string op(const std::string& type, const std::vector<std::string>& in, const std::vector<Proto>& attrs = {},
+                   std::string out = "") {
+        if (out.empty()) out = fresh(type);
+        g.msg(1, node(type, in, {out}, attrs));
+        return out;
+    }
+    std::string conv(const std::string& x, int64_t cin, int64_t cout, int64_t k, int64_t stride) {
+        float scale = std::sqrt(6.f / float(cin * k * k));  // He-uniform keeps activations bounded
+        std::string w = weight({cout, cin, k, k}, random_values(size_t(cout * cin * k * k), seed++, scale));
+        return op("Conv", {x, w},
+                  {attr_ints("kernel_shape", {k, k}), attr_ints("strides", {stride, stride}),
+                   attr_ints("pads", {k / 2, k / 2, k / 2, k / 2})});
+    }
+    std::string bn(const std::string& x, int64_t c) {
+        auto around = [&](float center, float spread) {
+            auto v = random_values(size_t(c), seed++, spread);
+            for (float& f : v) f += center;
+            return weight({c}, v);
+        };
+        std::string s = around(1.f, 0.2f), b = around(0.f, 0.1f), mean = around(0.f, 0.1f), var = around(1.f, 0.2f);
+        return op("BatchNormalization", {x, s, b, mean, var}, {attr_float("epsilon", 1e-5f)});
+    }
+    std::string block(const std::string& x, int64_t cin, int64_t cout, int64_t stride) {
+        std::string h = op("Relu", {bn(conv(x, cin, cout, 3, stride), cout)});
+        h = bn(conv(h, cout, cout, 3, 1), cout);
+        std::string shortcut = stride != 1 || cin != cout ? bn(conv(x, cin, cout, 1, stride), cout) : x;
+        return op("Relu", {op("Add", {h, shortcut})});
+    }
+    Bytes build(int64_t hw, int64_t classes) {
+        std::string y = op("Relu", {bn(conv("image", 3, 64, 7, 2), 64)});
+        y = op("MaxPool", {y}, {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_ints("pads", {1, 1, 1, 1})});
+        int64_t cin = 64;
+        for (int64_t cout : {64, 128, 256, 512}) {
+            y = block(y, cin, cout, cout == 64 ? 1 : 2);
+            y = block(y, cout, cout, 1);
+            cin = cout;
+        }
+        y = op("Flatten", {op("GlobalAveragePool", {y})});
+        std::string fc = weight({classes, 512}, random_values(size_t(classes * 512), seed++, 0.1f));
+        std::string fb = weight({classes}, random_values(size_t(classes), seed++, 0.1f));
+        op("Gemm", {y, fc, fb}, {attr_int("transB", 1)}, "logits");
+        g.msg(11, value_info("image", {-1, 3, hw, hw})).msg(12, value_info("logits", {-1, classes}));
+        return model(g, {{"ursa.arch", "resnet18"}});
+    }
+};
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define URSA_TEST_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define URSA_TEST_SANITIZED 1
+#endif
+
+}  // namespace
+
+TEST_CASE("a ResNet-18 at 64x64 runs, batches consistently and fast") {
+    Bytes m = ResNetBuilder().build(64, 10);
+    auto e = Engine::load(m.data(), m.size());
+    REQUIRE_MESSAGE(e.ok(), e.error().message);
+    CHECK((*e)->input_shape() == std::vector<int64_t>{-1, 3, 64, 64});
+
+    Tensor x{{2, 3, 64, 64}, random_values(2 * 3 * 64 * 64, 5)};
+    auto batch = (*e)->run(x);
+    REQUIRE_MESSAGE(batch.ok(), batch.error().message);
+    REQUIRE(batch->shape == std::vector<int64_t>{2, 10});
+    for (float v : batch->data) CHECK(std::isfinite(v));
+
+    Tensor one{{1, 3, 64, 64}, std::vector<float>(x.data.begin() + 3 * 64 * 64, x.data.end())};
+    auto t0 = std::chrono::steady_clock::now();
+    auto single = (*e)->run(one);
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    REQUIRE(single.ok());
+    for (size_t k = 0; k < 10; ++k) CHECK(single->data[k] == doctest::Approx(batch->data[10 + k]).epsilon(1e-4));
+    MESSAGE("ResNet-18, 1x3x64x64: " << ms << " ms");
+#if defined(NDEBUG) && !defined(URSA_TEST_SANITIZED) && !defined(__EMSCRIPTEN__)
+    CHECK(ms < 1000.0);
+#endif
+}

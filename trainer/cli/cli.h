@@ -1,0 +1,19 @@
+// Each subcommand lives in its own cmd_*.cpp: it declares its flags and sets `run`
+// to the library call that does the work.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace ursa::cli {
+
+using Run = std::function<int()>;
+
+void add_import_mnist(CLI::App& app, Run& run);
+void add_train(CLI::App& app, Run& run);
+void add_export(CLI::App& app, Run& run);
+void add_predict(CLI::App& app, Run& run);
+void add_web(CLI::App& app, Run& run);
+void add_preprocess(CLI::App& app, Run& run);
+
+}  // namespace ursa::cli

@@ -1,0 +1,22 @@
+#include "cli.h"
+#include "ursa/commands.h"
+
+namespace ursa::cli {
+
+void add_preprocess(CLI::App& app, Run& run) {
+    struct Opts {
+        std::string file, method = "crop", out;
+        int size = 224;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* sub = app.add_subcommand("preprocess", "Write exactly the pixels the model would see (before normalization)");
+    sub->add_option("file", o->file, "Image file")->required();
+    sub->add_option("--size", o->size, "Output size N (N x N)")->check(CLI::Range(1, 8192))->capture_default_str();
+    sub->add_option("--method", o->method, "Resize method")
+        ->check(CLI::IsMember({"crop", "squish", "pad"}))
+        ->capture_default_str();
+    sub->add_option("-o,--out", o->out, "Output PNG")->required();
+    sub->callback([o, &run] { run = [o] { return preprocess_file(o->file, o->size, o->method, o->out); }; });
+}
+
+}  // namespace ursa::cli

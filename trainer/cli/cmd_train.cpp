@@ -1,0 +1,50 @@
+#include "cli.h"
+#include "ursa/learner.h"
+
+namespace ursa::cli {
+
+void add_train(CLI::App& app, Run& run) {
+    auto o = std::make_shared<TrainOptions>();
+    auto method = std::make_shared<std::string>("crop");
+    auto precision = std::make_shared<std::string>("fp32");
+    auto* sub = app.add_subcommand("train", "Train a classifier on DATA/<label>/*.jpg (or DATA/{train,valid}/<label>/*)");
+    sub->add_option("data", o->data, "Dataset folder")->required();
+    sub->add_option("--out", o->out, "Run folder to write (weights, history.csv, labels.txt)")->required();
+    sub->add_option("--arch", o->arch, "Architecture")
+        ->check(CLI::IsMember({"resnet18", "resnet34", "small"}))
+        ->capture_default_str();
+    sub->add_option("--size", o->size, "Input size N (N x N pixels)")->check(CLI::Range(16, 1024))->capture_default_str();
+    sub->add_option("--resize-method", *method, "How images are brought to N x N")
+        ->check(CLI::IsMember({"crop", "squish", "pad"}))
+        ->capture_default_str();
+    sub->add_option("--split", o->dataset.split,
+                    "auto: folder split when DATA/train and DATA/valid exist, else random")
+        ->check(CLI::IsMember({"auto", "folder", "random"}))
+        ->capture_default_str();
+    sub->add_option("--valid-pct", o->dataset.valid_pct, "Validation fraction for the random split")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
+    sub->add_option("--seed", o->seed, "Seed for the split, initialisation and shuffling")->capture_default_str();
+    sub->add_option("--epochs", o->epochs, "Epochs")->check(CLI::Range(1, 100000))->capture_default_str();
+    sub->add_option("--bs", o->batch_size, "Batch size")->check(CLI::Range(1, 65536))->capture_default_str();
+    sub->add_option("--lr", o->lr, "Peak learning rate (one-cycle schedule)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    sub->add_option("--wd", o->weight_decay, "Weight decay (decoupled)")->capture_default_str();
+    sub->add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+    sub->add_option("--precision", *precision, "fp32, or bf16 autocast (fast on CPUs with AMX/AVX-512 bf16)")
+        ->check(CLI::IsMember({"fp32", "bf16"}))
+        ->capture_default_str();
+    sub->add_flag("--no-aug{false},--aug", o->augment, "Random horizontal flips on training images (default on)");
+    sub->add_option("--max-pixels", o->max_pixels, "Refuse images larger than this many pixels")->capture_default_str();
+    sub->add_option("--limit-train", o->limit_train, "Train on a random subset of N training images (0 = all)")
+        ->check(CLI::NonNegativeNumber);
+    sub->callback([o, method, precision, &run] {
+        o->dataset.seed = o->seed;
+        o->resize = parse_resize_method(*method).value();
+        o->bf16 = *precision == "bf16";
+        run = [o] { return train(*o); };
+    });
+}
+
+}  // namespace ursa::cli

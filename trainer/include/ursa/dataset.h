@@ -1,0 +1,73 @@
+// Items, labels and splits (fastai's DataBlock: get_image_files, parent_label,
+// RandomSplitter / GrandparentSplitter), and the loader that turns them into batches
+// through core's decode/resize/normalize.
+#pragma once
+#include <torch/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ursa/image.h"
+#include "ursa/preprocess.h"
+
+namespace ursa {
+
+struct Item {
+    std::string path;  // absolute or relative to the working directory
+    int label = 0;     // index into the vocabulary
+};
+
+struct Failure {
+    std::string path;
+    std::string reason;
+};
+
+struct DatasetOptions {
+    std::string split = "auto";  // auto | folder | random
+    double valid_pct = 0.2;
+    uint64_t seed = 42;
+    std::string train_folder = "train";
+    std::string valid_folder = "valid";
+};
+
+struct Dataset {
+    std::vector<std::string> vocab;  // sorted unique labels
+    std::vector<Item> train, valid;
+    std::string split;               // the split actually used: folder | random
+};
+
+// Image files under `dir`, found by extension (case-insensitive), recursively,
+// skipping hidden files and folders; sorted for reproducibility.
+std::vector<std::string> find_image_files(const std::string& dir);
+
+// Labels from parent folder names; split by folders (DIR/train, DIR/valid) or at
+// random with a seed (fastai RandomSplitter: the first int(pct*n) of a seeded
+// permutation are validation). No file is opened here.
+Result<Dataset> make_dataset(const std::string& dir, const DatasetOptions& options);
+
+// Decoded, resized (fitted) images held in memory as 8-bit RGB, in item order.
+struct Prepared {
+    std::vector<Image> images;
+    std::vector<int> labels;
+    std::vector<Failure> failures;  // files that could not be used, with reasons
+};
+
+// Decodes and fits every item through core on `threads` threads, with a progress bar.
+// Files that fail are reported in `failures` and left out.
+Prepared prepare_items(const std::vector<Item>& items, const InputSpec& spec, const DecodeOptions& decode,
+                       int threads, const std::string& title);
+
+// A batch as tensors: images [B,3,H,W] float (normalised), labels [B] int64.
+struct Batch {
+    torch::Tensor images;
+    torch::Tensor labels;
+};
+
+// Normalises the images with the given indices into one batch; `flip` mirrors
+// selected images horizontally (training augmentation).
+Batch make_batch(const Prepared& data, const std::vector<int64_t>& indices, const InputSpec& spec,
+                 const std::vector<bool>& flip = {});
+
+}  // namespace ursa

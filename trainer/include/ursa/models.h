@@ -1,0 +1,63 @@
+// ResNets with torchvision's module structure and parameter names
+// (`layer1.0.conv1.weight`), so torchvision weights load unchanged, and the head
+// fastai's vision_learner builds.
+#pragma once
+#include <torch/nn.h>
+
+#include <string>
+#include <vector>
+
+#include "ursa/result.h"
+
+namespace ursa {
+
+// ref: torchvision resnet.py BasicBlock (expansion 1).
+struct BasicBlockImpl : torch::nn::Module {
+    BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride);
+    torch::Tensor forward(torch::Tensor x);
+
+    torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+    torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+    torch::nn::Sequential downsample{nullptr};  // conv1x1 + BN when the shape changes
+};
+TORCH_MODULE(BasicBlock);
+
+// torchvision's ResNet without avgpool and fc (fastai cuts the body at -2).
+// `small_stem`: 3x3 stride-1 stem for small images (28–64 px).
+struct ResNetBodyImpl : torch::nn::Module {
+    ResNetBodyImpl(const std::vector<int>& blocks, bool small_stem);
+    torch::Tensor forward(torch::Tensor x);
+
+    torch::nn::Conv2d conv1{nullptr};
+    torch::nn::BatchNorm2d bn1{nullptr};
+    torch::nn::MaxPool2d maxpool{nullptr};
+    torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
+    bool small_stem;
+    int64_t features = 512;
+};
+TORCH_MODULE(ResNetBody);
+
+// cat([max, avg]) pooling, as fastai's AdaptiveConcatPool2d (max first).
+struct ConcatPoolImpl : torch::nn::Module {
+    torch::Tensor forward(torch::Tensor x);
+};
+TORCH_MODULE(ConcatPool);
+
+// body + fastai head: ConcatPool → Flatten → BN → Dropout(0.25) → Linear(2f,512, no bias)
+// → ReLU → BN → Dropout(0.5) → Linear(512, classes, no bias). Indices match fastai's
+// Sequential (head.2 = first BN, head.4 = first Linear, head.6, head.8).
+struct ClassifierImpl : torch::nn::Module {
+    ClassifierImpl(const std::string& arch, int64_t classes);
+    torch::Tensor forward(torch::Tensor x);
+
+    std::string arch;
+    ResNetBody body{nullptr};
+    torch::nn::Sequential head{nullptr};
+};
+TORCH_MODULE(Classifier);
+
+// The architectures `--arch` accepts.
+const std::vector<std::string>& known_archs();
+Result<Classifier> make_classifier(const std::string& arch, int64_t classes);
+
+}  // namespace ursa

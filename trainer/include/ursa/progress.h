@@ -1,0 +1,34 @@
+// A progress bar on stderr: redrawn in place on a terminal, a few plain lines otherwise.
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace ursa {
+
+class ProgressBar {
+  public:
+    ProgressBar(std::string title, size_t total);
+    // Sets the count done and an optional suffix (e.g. the smoothed loss).
+    void update(size_t done, const std::string& suffix = "");
+    // Ends the line (idempotent).
+    void finish();
+    ~ProgressBar() { finish(); }
+
+  private:
+    std::string title_;
+    size_t total_;
+    size_t done_ = 0;
+    bool tty_;
+    bool finished_ = false;
+    int last_decile_ = -1;
+    std::string suffix_;
+    std::chrono::steady_clock::time_point start_;
+    std::chrono::steady_clock::time_point last_draw_{};
+    void draw(bool force);
+};
+
+// "mm:ss" as fastai's table prints times.
+std::string format_duration(double seconds);
+
+}  // namespace ursa

@@ -1,0 +1,26 @@
+// Weights as .safetensors: an 8-byte little-endian header length, a JSON header
+// ({name: {dtype, shape, data_offsets}}), then raw little-endian data. Reading it
+// runs no code (unlike a pickle).
+#pragma once
+#include <torch/nn/module.h>
+
+#include <map>
+#include <string>
+
+#include "ursa/result.h"
+
+namespace ursa {
+
+// Every parameter and buffer of `module` by its dotted name, plus string metadata.
+Result<bool> save_safetensors(const torch::nn::Module& module, const std::string& path,
+                              const std::map<std::string, std::string>& metadata = {});
+
+// Tensors of a .safetensors file by name (F32, F16, BF16, I64 are supported).
+Result<std::map<std::string, torch::Tensor>> read_safetensors(const std::string& path);
+
+// Copies tensors into the module's parameters and buffers of the same name. Names
+// missing on either side or shape mismatches are errors that list them.
+Result<bool> load_into(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& tensors,
+                       const std::string& source);
+
+}  // namespace ursa

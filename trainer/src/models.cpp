@@ -1,0 +1,120 @@
+#include "ursa/models.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace nn = torch::nn;
+
+namespace ursa {
+
+namespace {
+
+nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding) {
+    return nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false));
+}
+
+nn::Sequential make_layer(int64_t& inplanes, int64_t planes, int blocks, int64_t stride) {
+    nn::Sequential layer;
+    layer->push_back(BasicBlock(inplanes, planes, stride));
+    inplanes = planes;
+    for (int i = 1; i < blocks; ++i) layer->push_back(BasicBlock(inplanes, planes, 1));
+    return layer;
+}
+
+// ref: torchvision ResNet.__init__ — kaiming_normal_(fan_out, relu) for convs, BN 1/0.
+void init_body(nn::Module& body) {
+    for (auto& m : body.modules(/*include_self=*/false)) {
+        if (auto* c = m->as<nn::Conv2d>()) {
+            nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
+        } else if (auto* b = m->as<nn::BatchNorm2d>()) {
+            nn::init::ones_(b->weight);
+            nn::init::zeros_(b->bias);
+        }
+    }
+}
+
+// ref: fastai layers.py BatchNorm (weight 1, bias 1e-3) and apply_init(kaiming_normal_).
+void init_head(nn::Sequential& head) {
+    for (auto& m : head->modules(false)) {
+        if (auto* l = m->as<nn::Linear>()) {
+            nn::init::kaiming_normal_(l->weight, 0.0, torch::kFanIn, torch::kLeakyReLU);
+        } else if (auto* b = m->as<nn::BatchNorm1d>()) {
+            nn::init::ones_(b->weight);
+            nn::init::constant_(b->bias, 1e-3);
+        }
+    }
+}
+
+}  // namespace
+
+BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride) {
+    conv1 = register_module("conv1", conv(inplanes, planes, 3, stride, 1));
+    bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+    conv2 = register_module("conv2", conv(planes, planes, 3, 1, 1));
+    bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+    if (stride != 1 || inplanes != planes) {
+        downsample = register_module(
+            "downsample", nn::Sequential(conv(inplanes, planes, 1, stride, 0), nn::BatchNorm2d(planes)));
+    }
+}
+
+torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
+    torch::Tensor identity = downsample ? downsample->forward<torch::Tensor>(x) : x;
+    torch::Tensor out = torch::relu(bn1(conv1(x)));
+    out = bn2(conv2(out));
+    return torch::relu(out + identity);
+}
+
+ResNetBodyImpl::ResNetBodyImpl(const std::vector<int>& blocks, bool small) : small_stem(small) {
+    conv1 = register_module("conv1", small ? conv(3, 64, 3, 1, 1) : conv(3, 64, 7, 2, 3));
+    bn1 = register_module("bn1", nn::BatchNorm2d(64));
+    maxpool = register_module("maxpool", nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1)));
+    int64_t inplanes = 64;
+    layer1 = register_module("layer1", make_layer(inplanes, 64, blocks[0], 1));
+    layer2 = register_module("layer2", make_layer(inplanes, 128, blocks[1], 2));
+    layer3 = register_module("layer3", make_layer(inplanes, 256, blocks[2], 2));
+    layer4 = register_module("layer4", make_layer(inplanes, 512, blocks[3], 2));
+    init_body(*this);
+}
+
+torch::Tensor ResNetBodyImpl::forward(torch::Tensor x) {
+    x = maxpool(torch::relu(bn1(conv1(x))));
+    x = layer1->forward<torch::Tensor>(x);
+    x = layer2->forward<torch::Tensor>(x);
+    x = layer3->forward<torch::Tensor>(x);
+    return layer4->forward<torch::Tensor>(x);
+}
+
+torch::Tensor ConcatPoolImpl::forward(torch::Tensor x) {
+    return torch::cat({torch::amax(x, {2, 3}, /*keepdim=*/true), x.mean({2, 3}, /*keepdim=*/true)}, 1);
+}
+
+ClassifierImpl::ClassifierImpl(const std::string& arch_name, int64_t classes) : arch(arch_name) {
+    const std::vector<int> blocks = arch == "resnet34" ? std::vector<int>{3, 4, 6, 3} : std::vector<int>{2, 2, 2, 2};
+    body = register_module("body", ResNetBody(blocks, arch == "small"));
+    const int64_t f = body->features;
+    head = register_module(
+        "head", nn::Sequential(ConcatPool(), nn::Flatten(), nn::BatchNorm1d(2 * f), nn::Dropout(0.25),
+                               nn::Linear(nn::LinearOptions(2 * f, 512).bias(false)), nn::Functional(torch::relu),
+                               nn::BatchNorm1d(512), nn::Dropout(0.5),
+                               nn::Linear(nn::LinearOptions(512, classes).bias(false))));
+    init_head(head);
+}
+
+torch::Tensor ClassifierImpl::forward(torch::Tensor x) { return head->forward<torch::Tensor>(body->forward(x)); }
+
+const std::vector<std::string>& known_archs() {
+    static const std::vector<std::string> archs = {"resnet18", "resnet34", "small"};
+    return archs;
+}
+
+Result<Classifier> make_classifier(const std::string& arch, int64_t classes) {
+    bool known = false;
+    for (const auto& a : known_archs()) known |= a == arch;
+    if (!known) return make_error("unknown architecture '" + arch + "' (expected resnet18, resnet34 or small)");
+    if (classes < 2) return make_error("a classifier needs at least 2 classes");
+    return Classifier(arch, classes);
+}
+
+}  // namespace ursa

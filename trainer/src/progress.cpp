@@ -1,0 +1,59 @@
+#include "ursa/progress.h"
+
+#include <cstdio>
+#include <unistd.h>
+
+namespace ursa {
+
+std::string format_duration(double seconds) {
+    const long s = static_cast<long>(seconds + 0.5);
+    char buf[32];
+    if (s >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+    else std::snprintf(buf, sizeof buf, "%02ld:%02ld", s / 60, s % 60);
+    return buf;
+}
+
+ProgressBar::ProgressBar(std::string title, size_t total)
+    : title_(std::move(title)), total_(total), tty_(::isatty(STDERR_FILENO) != 0),
+      start_(std::chrono::steady_clock::now()) {}
+
+void ProgressBar::update(size_t done, const std::string& suffix) {
+    done_ = done;
+    suffix_ = suffix;
+    draw(false);
+}
+
+void ProgressBar::finish() {
+    if (finished_) return;
+    finished_ = true;
+    draw(true);
+    if (tty_) std::fputc('\n', stderr);
+}
+
+void ProgressBar::draw(bool force) {
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    const double frac = total_ ? static_cast<double>(done_) / total_ : 1.0;
+    const double eta = frac > 0 ? elapsed * (1 - frac) / frac : 0;
+    if (tty_) {
+        if (!force && now - last_draw_ < std::chrono::milliseconds(100)) return;
+        last_draw_ = now;
+        constexpr int kWidth = 30;
+        const int filled = static_cast<int>(frac * kWidth);
+        std::string bar(filled, '#');
+        bar.resize(kWidth, '.');
+        std::fprintf(stderr, "\r%s [%s] %zu/%zu %s<%s %s\033[K", title_.c_str(), bar.c_str(), done_, total_,
+                     format_duration(elapsed).c_str(), format_duration(eta).c_str(), suffix_.c_str());
+    } else {
+        // Not a terminal (CI logs, pipes): one line per 25% so logs stay short.
+        const int quarter = static_cast<int>(frac * 4);
+        if (!force && quarter <= last_decile_) return;
+        if (force && last_decile_ >= 4) return;
+        last_decile_ = quarter;
+        std::fprintf(stderr, "%s %3d%% %zu/%zu %s %s\n", title_.c_str(), static_cast<int>(frac * 100), done_,
+                     total_, format_duration(elapsed).c_str(), suffix_.c_str());
+    }
+    std::fflush(stderr);
+}
+
+}  // namespace ursa

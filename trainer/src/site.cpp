@@ -1,0 +1,127 @@
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "ursa/commands.h"
+#include "ursa/io.h"
+#include "ursa/model_info.h"
+
+namespace fs = std::filesystem;
+
+namespace ursa {
+
+namespace {
+
+// Files of onnxruntime-web's dist/ that the wasm-only entry point loads.
+const std::vector<std::string> kOrtFiles = {"ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs",
+                                            "ort-wasm-simd-threaded.wasm"};
+const std::vector<std::string> kCoreFiles = {"ursa_core.mjs", "ursa_core.wasm"};
+// Source files of web/ that are not part of the site.
+const std::set<std::string> kNotShipped = {"package.json", "package-lock.json", "node_modules", "README.md"};
+constexpr const char* kSiteMarker = ".ursa-site";
+
+// First existing folder among: the flag, the environment variable, the build-tree default.
+std::string locate(const std::string& flag, const char* env, const fs::path& fallback) {
+    if (!flag.empty()) return flag;
+    if (const char* e = std::getenv(env); e && *e) return e;
+    return fallback.string();
+}
+
+Result<bool> require_files(const fs::path& dir, const std::vector<std::string>& files, const std::string& hint) {
+    for (const auto& f : files)
+        if (!fs::is_regular_file(dir / f)) return make_error("missing " + (dir / f).string() + " (" + hint + ")");
+    return true;
+}
+
+Result<bool> copy_tree(const fs::path& from, const fs::path& to) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(from, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (kNotShipped.count(name) || name[0] == '.') continue;
+        fs::copy(entry.path(), to / name, fs::copy_options::recursive, ec);
+        if (ec) return make_error("cannot copy " + entry.path().string() + ": " + ec.message());
+    }
+    if (ec) return make_error("cannot read " + from.string() + ": " + ec.message());
+    return true;
+}
+
+Result<bool> copy_files(const fs::path& from, const std::vector<std::string>& files, const fs::path& to) {
+    std::error_code ec;
+    fs::create_directories(to, ec);
+    for (const auto& f : files) {
+        fs::copy_file(from / f, to / f, fs::copy_options::overwrite_existing, ec);
+        if (ec) return make_error("cannot copy " + (from / f).string() + ": " + ec.message());
+    }
+    return true;
+}
+
+Result<bool> assemble(const SiteOptions& o, const fs::path& web, const fs::path& wasm, const fs::path& ort,
+                      const fs::path& tmp) {
+    std::error_code ec;
+    fs::create_directories(tmp, ec);
+    if (ec) return make_error("cannot create " + tmp.string() + ": " + ec.message());
+    if (auto ok = copy_tree(web, tmp); !ok) return ok;
+    if (auto ok = copy_files(wasm, kCoreFiles, tmp / "core"); !ok) return ok;
+    if (auto ok = copy_files(ort, kOrtFiles, tmp / "ort"); !ok) return ok;
+    fs::copy_file(o.model, tmp / "model.onnx", ec);
+    if (ec) return make_error("cannot copy " + o.model + ": " + ec.message());
+    return write_file_atomic((tmp / kSiteMarker).string(), std::string("made by ursa web\n"));
+}
+
+}  // namespace
+
+int build_site(const SiteOptions& o) {
+    auto bytes = read_file(o.model);
+    if (!bytes) {
+        std::fprintf(stderr, "error: model: %s\n", bytes.error().message.c_str());
+        return 2;
+    }
+    auto info = read_model_info(bytes->data(), bytes->size());
+    if (!info) {
+        std::fprintf(stderr, "error: %s: %s\n", o.model.c_str(), info.error().message.c_str());
+        return 2;
+    }
+    const fs::path src(URSA_SOURCE_DIR);
+    const fs::path web = locate(o.web_dir, "URSA_WEB_DIR", src / "web");
+    const fs::path wasm = locate(o.wasm_dir, "URSA_WASM_DIR", src / "build/wasm/wasm");
+    const fs::path ort = locate(o.ort_dir, "URSA_ORT_DIR", src / "web/node_modules/onnxruntime-web/dist");
+    for (auto check : {require_files(web, {"index.html", "app.js", "worker.js"}, "the page's source: --web-dir"),
+                       require_files(wasm, kCoreFiles, "build the wasm preset: cmake --workflow --preset wasm"),
+                       require_files(ort, kOrtFiles, "install onnxruntime-web: tools/setup.sh")}) {
+        if (!check) {
+            std::fprintf(stderr, "error: %s\n", check.error().message.c_str());
+            return 2;
+        }
+    }
+
+    // Build next to the target, then swap it in: the site is never half-written.
+    const fs::path out = fs::absolute(o.out).lexically_normal();
+    std::error_code ec;
+    if (fs::exists(out, ec) && !fs::is_empty(out, ec) && !fs::exists(out / kSiteMarker, ec)) {
+        std::fprintf(stderr, "error: %s exists and was not made by `ursa web`; choose another --out\n",
+                     out.string().c_str());
+        return 2;
+    }
+    const auto stamp = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+    const fs::path tmp = out.string() + ".tmp-" + stamp, old = out.string() + ".old-" + stamp;
+    if (auto ok = assemble(o, web, wasm, ort, tmp); !ok) {
+        fs::remove_all(tmp, ec);
+        std::fprintf(stderr, "error: %s\n", ok.error().message.c_str());
+        return 2;
+    }
+    if (fs::exists(out, ec)) fs::rename(out, old, ec);
+    fs::rename(tmp, out, ec);
+    if (ec) {
+        std::fprintf(stderr, "error: cannot move the site into %s: %s\n", out.string().c_str(), ec.message().c_str());
+        return 2;
+    }
+    fs::remove_all(old, ec);  // the previous site made by `ursa web` (checked by its marker)
+    std::printf("site written to %s (%zu labels, input %dx%d)\n", out.string().c_str(), info->labels.size(),
+                info->input.height, info->input.width);
+    std::printf("serve it with: python3 -m http.server -d %s 8000\n", out.string().c_str());
+    return 0;
+}
+
+}  // namespace ursa

@@ -1,0 +1,174 @@
+// Embind bindings over core: what the web page (and the Node tests) call.
+// Thin on purpose: bytes in, plain JS values out; every failure becomes {error: "..."}
+// (core never throws, and neither does this file).
+#include <emscripten/bind.h>
+#include <emscripten/val.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ursa/classify.h"
+#include "ursa/image.h"
+#include "ursa/json.h"
+#include "ursa/model_info.h"
+#include "ursa/preprocess.h"
+#include "ursa/result.h"
+
+using emscripten::val;
+
+namespace {
+
+// Copies a JS Uint8Array (or ArrayBuffer, or plain array of numbers) into wasm memory.
+// ref: emscripten convertJSArrayToNumberVector — one TypedArray.set, no per-element calls.
+template <class T>
+std::vector<T> copy_from_js(val array) {
+    if (array.isNull() || array.isUndefined()) return {};
+    if (array.instanceof(val::global("ArrayBuffer"))) array = val::global("Uint8Array").new_(array);
+    const val length = array["length"];
+    if (!length.isNumber()) return {};
+    std::vector<T> out(length.as<size_t>());
+    // No allocation between taking the view and filling it (memory may grow).
+    val view{emscripten::typed_memory_view(out.size(), out.data())};
+    view.call<void>("set", array);
+    return out;
+}
+
+val error_object(const std::string& message) {
+    val out = val::object();
+    out.set("error", message);
+    return out;
+}
+
+// A new Float32Array owning a copy of `data` (the view into wasm memory would not survive growth).
+val to_float32_array(const std::vector<float>& data) {
+    return val::global("Float32Array").new_(emscripten::typed_memory_view(data.size(), data.data()));
+}
+
+bool read_triplet(const ursa::json::Value* value, std::array<float, 3>& out) {
+    if (!value) return true;  // absent: keep the default
+    if (!value->is_array() || value->array.size() != 3) return false;
+    for (size_t i = 0; i < 3; ++i) {
+        if (!value->array[i].is_number()) return false;
+        out[i] = static_cast<float>(value->array[i].number);
+    }
+    return true;
+}
+
+// The `input` object of the model info JSON:
+// {"size":[H,W],"resize":"crop|squish|pad","mean":[3],"std":[3]}.
+ursa::Result<ursa::InputSpec> parse_input_spec(const std::string& text) {
+    auto parsed = ursa::json::parse(text);
+    if (!parsed.ok()) return ursa::make_error("input spec: " + parsed.error().message);
+    const ursa::json::Value& root = parsed.value();
+    if (!root.is_object()) return ursa::make_error("input spec: not a JSON object");
+
+    ursa::InputSpec spec;
+    const ursa::json::Value* size = root.find("size");
+    if (!size || !size->is_array() || size->array.size() != 2 || !size->array[0].is_number() ||
+        !size->array[1].is_number())
+        return ursa::make_error("input spec: \"size\" must be [height, width]");
+    spec.height = static_cast<int>(size->array[0].number);
+    spec.width = static_cast<int>(size->array[1].number);
+    if (spec.height < 1 || spec.width < 1 || spec.height > 8192 || spec.width > 8192)
+        return ursa::make_error("input spec: size out of range");
+
+    if (const ursa::json::Value* resize = root.find("resize")) {
+        if (!resize->is_string()) return ursa::make_error("input spec: \"resize\" must be a string");
+        auto method = ursa::parse_resize_method(resize->string);
+        if (!method.ok()) return ursa::make_error("input spec: " + method.error().message);
+        spec.resize = method.value();
+    }
+    if (!read_triplet(root.find("mean"), spec.mean))
+        return ursa::make_error("input spec: \"mean\" must be 3 numbers");
+    if (!read_triplet(root.find("std"), spec.std)) return ursa::make_error("input spec: \"std\" must be 3 numbers");
+    for (float s : spec.std)
+        if (!(s > 0.f)) return ursa::make_error("input spec: \"std\" must be positive");
+    return spec;
+}
+
+// Fit + normalise a decoded image; width/height report the image as decoded
+// (after EXIF orientation), not the model size. Same steps as ursa::preprocess.
+val tensor_result(const ursa::Image& image, const ursa::InputSpec& spec) {
+    std::vector<float> chw;
+    chw.reserve(static_cast<size_t>(3) * spec.width * spec.height);
+    ursa::normalize_to_chw(ursa::fit(image, spec.width, spec.height, spec.resize), spec.mean, spec.std, chw);
+    val out = val::object();
+    out.set("tensor", to_float32_array(chw));
+    out.set("width", image.width);
+    out.set("height", image.height);
+    return out;
+}
+
+// modelInfo(Uint8Array onnxBytes) -> JSON string (core's to_json) or {"error":"..."}.
+std::string model_info(val onnx_bytes) {
+    const std::vector<uint8_t> bytes = copy_from_js<uint8_t>(onnx_bytes);
+    auto info = ursa::read_model_info(bytes.data(), bytes.size());
+    if (!info.ok()) return "{\"error\":" + ursa::json::quote(info.error().message) + "}";
+    return ursa::to_json(info.value());
+}
+
+// preprocess(Uint8Array imageBytes, string inputSpecJson) -> {tensor, width, height} | {error}.
+val preprocess(val image_bytes, const std::string& spec_json) {
+    auto spec = parse_input_spec(spec_json);
+    if (!spec.ok()) return error_object(spec.error().message);
+    const std::vector<uint8_t> bytes = copy_from_js<uint8_t>(image_bytes);
+    if (bytes.empty()) return error_object("empty file");
+    auto image = ursa::decode_image(bytes.data(), bytes.size());
+    if (!image.ok()) return error_object(image.error().message);
+    return tensor_result(image.value(), spec.value());
+}
+
+// preprocessRGBA(Uint8Array rgba, width, height, string inputSpecJson): for images
+// the browser decoded itself (WebP, AVIF, ...).
+val preprocess_rgba(val rgba, int width, int height, const std::string& spec_json) {
+    auto spec = parse_input_spec(spec_json);
+    if (!spec.ok()) return error_object(spec.error().message);
+    if (width < 1 || height < 1) return error_object("image has no pixels");
+    const std::vector<uint8_t> pixels = copy_from_js<uint8_t>(rgba);
+    if (pixels.size() != static_cast<size_t>(width) * static_cast<size_t>(height) * 4)
+        return error_object("RGBA buffer size does not match " + std::to_string(width) + "x" +
+                            std::to_string(height));
+    auto image = ursa::image_from_rgba(pixels.data(), width, height);
+    if (!image.ok()) return error_object(image.error().message);
+    return tensor_result(image.value(), spec.value());
+}
+
+// topK(Float32Array logits, k) -> [{index, prob}] after softmax, highest first.
+val top_k(val logits, int k) {
+    const std::vector<float> scores = copy_from_js<float>(logits);
+    val out = val::array();
+    if (scores.empty() || k < 1) return out;
+    const std::vector<ursa::Scored> best = ursa::top_k(ursa::softmax(scores), k);
+    for (size_t i = 0; i < best.size(); ++i) {
+        val item = val::object();
+        item.set("index", best[i].index);
+        item.set("prob", best[i].prob);
+        out.set(i, item);
+    }
+    return out;
+}
+
+// sniffFormat(Uint8Array bytes) -> "jpeg", "png", "webp", ... or "".
+std::string sniff_format(val bytes) {
+    // The leading bytes are enough to recognise a container.
+    val head = bytes;
+    if (bytes.instanceof(val::global("ArrayBuffer"))) head = val::global("Uint8Array").new_(bytes);
+    if (head["subarray"].isUndefined()) return "";
+    const std::vector<uint8_t> lead = copy_from_js<uint8_t>(head.call<val>("subarray", 0, 64));
+    return ursa::sniff_format(lead.data(), lead.size());
+}
+
+std::string version() { return URSA_VERSION; }
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(ursa_core) {
+    emscripten::function("modelInfo", &model_info);
+    emscripten::function("preprocess", &preprocess);
+    emscripten::function("preprocessRGBA", &preprocess_rgba);
+    emscripten::function("topK", &top_k);
+    emscripten::function("sniffFormat", &sniff_format);
+    emscripten::function("version", &version);
+}

@@ -1,0 +1,221 @@
+// Ursa page, worker: core.wasm (decode + resize + normalise, the same C++ as training)
+// → ONNX Runtime Web (wasm backend) → core.wasm (softmax + top-k).
+// Every file comes from this site: ./core/ (Ursa's wasm), ./ort/ (ONNX Runtime Web), ./model.onnx.
+
+const TOP_K = 5;                    // probabilities sent back per photo
+const MAX_BROWSER_PIXELS = 50e6;    // same limit as core's decoder (Pillow's bomb guard)
+
+let core = null;                    // Embind module from ./core/ursa_core.mjs
+let ort = null;                     // onnxruntime-web (wasm only)
+let model = null;                   // {session, info, specJson, inputName, outputName, source}
+
+const post = (message, transfer) => self.postMessage(message, transfer || []);
+const errorText = (e) => String((e && e.message) ? e.message : e)
+  .replace(/\s*Build with -s ?ASSERTIONS(=1)? for more info\.?/g, '');  // Emscripten's hint, no use to a visitor
+
+let runtimesLoading = null;
+function loadRuntimes() {
+  if (!runtimesLoading) {
+    runtimesLoading = loadRuntimesOnce().catch((e) => {
+      runtimesLoading = null;  // a later model load tries again
+      throw e;
+    });
+  }
+  return runtimesLoading;
+}
+
+async function loadRuntimesOnce() {
+  post({ type: 'status', state: 'loading', message: 'Loading the classifier runtime…' });
+  const here = new URL('./', import.meta.url);
+  const [coreModule, ortModule] = await Promise.all([
+    import('./core/ursa_core.mjs').catch((e) => { throw new Error(`core/ursa_core.mjs: ${errorText(e)}`); }),
+    import('./ort/ort.wasm.min.mjs').catch((e) => { throw new Error(`ort/ort.wasm.min.mjs: ${errorText(e)}`); }),
+  ]);
+  try {
+    core = await coreModule.default({ locateFile: (path) => new URL(`core/${path}`, here).href });
+  } catch (e) {
+    throw new Error(`core/ursa_core.wasm could not start: ${errorText(e)}`);
+  }
+  ort = ortModule;
+  // Self-hosted runtime files; threads only where the page is cross-origin isolated.
+  ort.env.wasm.wasmPaths = new URL('ort/', here).href;
+  ort.env.wasm.numThreads = self.crossOriginIsolated
+    ? Math.max(1, Math.min(4, Math.floor((navigator.hardwareConcurrency || 2) / 2))) : 1;
+  ort.env.logLevel = 'error';
+}
+
+// Reads Ursa's metadata through core and opens an ORT session; throws with a readable reason.
+async function openModel(bytes, source) {
+  const infoJson = core.modelInfo(bytes);
+  const info = JSON.parse(infoJson);
+  if (info.error) throw new Error(`${source} is not an Ursa model: ${info.error}`);
+  if (!Array.isArray(info.labels) || info.labels.length === 0) throw new Error(`${source}: the model has no labels`);
+
+  let session;
+  try {
+    session = await ort.InferenceSession.create(bytes, {
+      executionProviders: ['wasm'],
+      graphOptimizationLevel: 'all',
+    });
+  } catch (e) {
+    throw new Error(`${source}: ONNX Runtime could not open the model: ${errorText(e)}`);
+  }
+  const next = {
+    session, info, source,
+    specJson: JSON.stringify(info.input),
+    inputName: session.inputNames.includes('image') ? 'image' : session.inputNames[0],
+    outputName: session.outputNames.includes('logits') ? 'logits' : session.outputNames[0],
+  };
+  // Warm-up run (JIT, allocations) and a check that the output matches the labels.
+  try {
+    const [h, w] = info.input.size;
+    const logits = await infer(next, new Float32Array(3 * h * w), h, w);
+    if (logits.length !== info.labels.length) {
+      throw new Error(`the model gives ${logits.length} outputs for ${info.labels.length} labels`);
+    }
+  } catch (e) {
+    await session.release().catch(() => {});
+    throw new Error(`${source}: ${errorText(e)}`);
+  }
+  return next;
+}
+
+async function infer(m, chw, h, w) {
+  const input = new ort.Tensor('float32', chw, [1, 3, h, w]);
+  const outputs = await m.session.run({ [m.inputName]: input });
+  const out = outputs[m.outputName];
+  const logits = Float32Array.from(out.data);
+  for (const t of Object.values(outputs)) t.dispose?.();
+  return logits;
+}
+
+async function useModel(bytes, source) {
+  try {
+    await loadRuntimes();
+    post({ type: 'status', state: 'loading', message: `Loading model ${source}…` });
+    const next = await openModel(bytes, source);
+    const previous = model;
+    model = next;
+    if (previous) await previous.session.release().catch(() => {});
+    post({ type: 'ready', info: model.info, source });
+  } catch (e) {
+    const still = model ? ` Still using ${model.source}.` : '';
+    post({ type: 'model-error', message: `${errorText(e)}${still}` });
+  }
+}
+
+// Downloads the model with progress in #status; the runtimes load meanwhile.
+async function download(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`.trim());
+  // content-length is only a hint (a host may compress): chunks are joined at the end.
+  const total = Number(response.headers.get('content-length')) || 0;
+  if (!response.body) return new Uint8Array(await response.arrayBuffer());
+  const chunks = [];
+  const reader = response.body.getReader();
+  let received = 0;
+  let shown = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    received += value.length;
+    const now = performance.now();
+    if (now - shown > 150) {
+      shown = now;
+      const mb = (n) => (n / 1e6).toFixed(1);
+      const of = total >= received ? ` / ${mb(total)}` : '';
+      post({ type: 'status', state: 'loading', message: `Downloading the model… ${mb(received)}${of} MB` });
+    }
+  }
+  const bytes = new Uint8Array(received);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}
+
+async function init(url) {
+  const runtimes = loadRuntimes().catch((e) => e);
+  let bytes;
+  try {
+    bytes = await download(url);
+  } catch (e) {
+    post({ type: 'model-error', message: `Could not load model.onnx: ${errorText(e)}` });
+    return;
+  }
+  await runtimes;  // its error, if any, is reported by useModel
+  await useModel(bytes, 'model.onnx');
+}
+
+// The browser's own decoder (WebP, AVIF, …, whatever core cannot read), through RGBA pixels.
+async function decodeInBrowser(blob, specJson) {
+  if (typeof createImageBitmap !== 'function' || typeof OffscreenCanvas !== 'function') {
+    throw new Error('no browser decoder in this worker');
+  }
+  const bitmap = await createImageBitmap(blob, {
+    imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'default',
+  });
+  try {
+    const { width, height } = bitmap;
+    if (width * height > MAX_BROWSER_PIXELS) throw new Error(`image too large (${width}×${height})`);
+    const canvas = new OffscreenCanvas(width, height);
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    ctx.drawImage(bitmap, 0, 0);
+    const rgba = ctx.getImageData(0, 0, width, height).data;
+    return core.preprocessRGBA(new Uint8Array(rgba.buffer, rgba.byteOffset, rgba.byteLength), width, height, specJson);
+  } finally {
+    bitmap.close();
+  }
+}
+
+async function classify(id, file) {
+  if (!model) {
+    post({ type: 'result', id, error: 'no model loaded' });
+    return;
+  }
+  const m = model;
+  const t0 = performance.now();
+  try {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    let decoder = 'core';
+    let pre = core.preprocess(bytes, m.specJson);
+    // The browser's decoder covers formats core leaves out (WebP, AVIF, …) and files stb
+    // rejects; never an image core refused for its size (decompression-bomb guard).
+    if (pre.error && !/over the limit|decompression-bomb/.test(pre.error)) {
+      const coreError = pre.error;
+      try {
+        pre = await decodeInBrowser(file, m.specJson);
+        decoder = 'browser';
+      } catch (e) {
+        pre = { error: coreError };
+      }
+    }
+    if (pre.error) throw new Error(pre.error);
+    const [h, w] = m.info.input.size;
+    const logits = await infer(m, pre.tensor, h, w);
+    const top = core.topK(logits, Math.min(TOP_K, logits.length))
+      .map(({ index, prob }) => ({ index, prob, label: m.info.labels[index] ?? `#${index}` }));
+    post({
+      type: 'result', id, top, decoder,
+      width: pre.width, height: pre.height, ms: performance.now() - t0,
+    });
+  } catch (e) {
+    post({ type: 'result', id, error: errorText(e), ms: performance.now() - t0 });
+  }
+}
+
+// One message at a time: a model switch waits for the photo in progress, and vice versa.
+let chain = Promise.resolve();
+self.addEventListener('message', ({ data }) => {
+  chain = chain.then(() => {
+    switch (data.type) {
+      case 'init': return init(data.url);
+      case 'model': return useModel(new Uint8Array(data.bytes), data.name);
+      case 'classify': return classify(data.id, data.file);
+      default: return undefined;
+    }
+  }).catch((e) => post({ type: 'status', state: 'error', message: errorText(e) }));
+});
