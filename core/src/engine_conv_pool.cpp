@@ -207,22 +207,33 @@ class Pool final : public Op {
     }
 
   private:
+    // Kernel taps [lo, hi) of dim `i` that land in [0, limit) for output index o.
+    static void taps(const Geometry& g, int i, int64_t o, int64_t limit, int64_t& lo, int64_t& hi) {
+        const int64_t base = o * g.s[i] - g.pb[i];
+        lo = std::min(g.k[i], std::max<int64_t>(0, ceil_div(-base, g.d[i])));
+        hi = std::max(lo, std::min(g.k[i], ceil_div(limit - base, g.d[i])));
+    }
     float window(const float* x, const Geometry& g, int64_t oy, int64_t ox) const {
+        int64_t y0, y1, x0, x1;
+        taps(g, 0, oy, g.in[0], y0, y1);
+        taps(g, 1, ox, g.in[1], x0, x1);
         float acc = max_ ? std::numeric_limits<float>::lowest() : 0.f;
-        int64_t count = 0;
-        for (int64_t ki = 0; ki < g.k[0]; ++ki) {
-            const int64_t iy = oy * g.s[0] - g.pb[0] + ki * g.d[0];
-            for (int64_t kj = 0; kj < g.k[1]; ++kj) {
-                const int64_t ix = ox * g.s[1] - g.pb[1] + kj * g.d[1];
-                const bool inside = iy >= 0 && iy < g.in[0] && ix >= 0 && ix < g.in[1];
-                // count_include_pad counts padding, but not the extra cells of ceil_mode.
-                if (inside || (count_pad_ && iy < g.in[0] + g.pe[0] && ix < g.in[1] + g.pe[1])) ++count;
-                if (!inside) continue;
-                const float v = x[iy * g.in[1] + ix];
+        for (int64_t ki = y0; ki < y1; ++ki) {
+            const float* row = x + (oy * g.s[0] - g.pb[0] + ki * g.d[0]) * g.in[1];
+            for (int64_t kj = x0; kj < x1; ++kj) {
+                const float v = row[ox * g.s[1] - g.pb[1] + kj * g.d[1]];
                 acc = max_ ? std::max(acc, v) : acc + v;
             }
         }
-        return max_ ? acc : (count ? acc / float(count) : 0.f);
+        if (max_) return acc;
+        int64_t count = (y1 - y0) * (x1 - x0);
+        if (count_pad_) {  // padding counts, but not the extra cells of ceil_mode
+            int64_t p0, p1, q0, q1;
+            taps(g, 0, oy, g.in[0] + g.pe[0], p0, p1);
+            taps(g, 1, ox, g.in[1] + g.pe[1], q0, q1);
+            count = p1 * q1;  // taps start at 0: windows never begin before the padding
+        }
+        return count ? acc / float(count) : 0.f;
     }
     Window w_;
     bool max_, count_pad_;

@@ -28,6 +28,44 @@ Result<bool> check_dimensions(int64_t width, int64_t height, const DecodeOptions
     return true;
 }
 
+uint32_t be16(const uint8_t* p) { return (p[0] << 8) | p[1]; }
+uint32_t be32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (p[1] << 16) | (p[2] << 8) | p[3]; }
+uint32_t le16(const uint8_t* p) { return p[0] | (p[1] << 8); }
+int64_t le32s(const uint8_t* p) { return static_cast<int32_t>(p[0] | (p[1] << 8) | (p[2] << 16) | (uint32_t(p[3]) << 24)); }
+
+// Width and height from the header alone, so huge images are refused before any
+// decoding (ref: Pillow's decompression-bomb check runs on the header size).
+bool peek_dimensions(const std::string& format, const uint8_t* d, size_t n, int64_t& w, int64_t& h) {
+    if (format == "png" && n >= 24) {
+        w = be32(d + 16), h = be32(d + 20);
+        return true;
+    }
+    if (format == "gif" && n >= 10) {
+        w = le16(d + 6), h = le16(d + 8);
+        return true;
+    }
+    if (format == "bmp" && n >= 26) {
+        w = le32s(d + 18), h = le32s(d + 22);
+        h = h < 0 ? -h : h;  // negative height = top-down rows
+        return true;
+    }
+    if (format == "jpeg") {  // walk the markers to the first start-of-frame
+        size_t i = 2;
+        while (i + 9 < n) {
+            if (d[i] != 0xFF) return false;
+            const uint8_t m = d[i + 1];
+            if (m == 0xFF) { ++i; continue; }
+            const bool sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
+            if (sof) {
+                h = be16(d + i + 5), w = be16(d + i + 7);
+                return true;
+            }
+            i += 2 + be16(d + i + 2);
+        }
+    }
+    return false;
+}
+
 }  // namespace
 
 std::string sniff_format(const uint8_t* data, size_t size) {
@@ -54,6 +92,9 @@ Result<Image> decode_image(const uint8_t* data, size_t size, const DecodeOptions
     if (format != "jpeg" && format != "png" && format != "gif" && format != "bmp")
         return make_error("unsupported image format: " + format);
 
+    int64_t header_w = 0, header_h = 0;
+    if (peek_dimensions(format, data, size, header_w, header_h) && header_w * header_h > options.max_pixels)
+        return check_dimensions(header_w, header_h, options).error();
     int width = 0, height = 0, channels = 0;
     const int len = static_cast<int>(size);
     if (!stbi_info_from_memory(data, len, &width, &height, &channels))

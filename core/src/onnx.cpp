@@ -435,6 +435,7 @@ Status read_attribute(Reader r, Attribute& a) {
     }
     if (r.failed()) return make_error(r.error());
     if (a.type == kAttrUndefined) a.type = inferred;
+    if (a.type == kAttrTensor && !a.has_t) return make_error("ONNX attribute '" + a.name + "' has no tensor");
     return std::monostate{};
 }
 

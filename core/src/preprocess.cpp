@@ -105,20 +105,26 @@ Image pass_vertical(const Image& src, int out_h, const Coefficients& c, int row_
     return out;
 }
 
-// ref: Pillow ImagingScaleAffine — nearest takes the pixel under each output centre.
+// ref: Pillow ImagingScaleAffine — nearest takes the pixel under each output centre;
+// positions are accumulated step by step in double precision, as Pillow does.
+std::vector<int> nearest_table(int out_size, double start, double step, int in_size) {
+    std::vector<int> table(out_size);
+    double pos = start + step * 0.5;
+    for (int i = 0; i < out_size; ++i, pos += step)
+        table[i] = std::clamp(pos < 0.0 ? 0 : static_cast<int>(pos), 0, in_size - 1);
+    return table;
+}
+
 Image resample_nearest(const Image& src, int out_w, int out_h, double x0, double y0, double x1, double y1) {
     Image out;
     out.width = out_w;
     out.height = out_h;
     out.pixels.resize(static_cast<size_t>(out_w) * out_h * 3);
-    const double sx = (x1 - x0) / out_w, sy = (y1 - y0) / out_h;
-    for (int y = 0; y < out_h; ++y) {
-        const int yi = std::clamp(static_cast<int>(y0 + (y + 0.5) * sy), 0, src.height - 1);
-        for (int x = 0; x < out_w; ++x) {
-            const int xi = std::clamp(static_cast<int>(x0 + (x + 0.5) * sx), 0, src.width - 1);
-            std::copy_n(src.at(xi, yi), 3, &out.pixels[(static_cast<size_t>(y) * out_w + x) * 3]);
-        }
-    }
+    const std::vector<int> xs = nearest_table(out_w, x0, (x1 - x0) / out_w, src.width);
+    const std::vector<int> ys = nearest_table(out_h, y0, (y1 - y0) / out_h, src.height);
+    for (int y = 0; y < out_h; ++y)
+        for (int x = 0; x < out_w; ++x)
+            std::copy_n(src.at(xs[x], ys[y]), 3, &out.pixels[(static_cast<size_t>(y) * out_w + x) * 3]);
     return out;
 }
 

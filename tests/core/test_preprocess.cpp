@@ -1,0 +1,98 @@
+#include <doctest.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "fixtures.h"
+#include "ursa/classify.h"
+#include "ursa/preprocess.h"
+
+using namespace ursa;
+
+TEST_CASE("resizing matches Pillow exactly (bilinear antialiased, nearest, fastai crop and pad)") {
+    std::ifstream cases(fixture("resize/cases.txt"));
+    REQUIRE(cases.good());
+    std::string line;
+    int checked = 0;
+    while (std::getline(cases, line)) {
+        std::istringstream in(line);
+        std::string src, method, filter, ref;
+        int w = 0, h = 0;
+        in >> src >> method >> w >> h >> filter >> ref;
+        CAPTURE(line);
+        const Image image = decode_fixture(src);
+        const Filter f = filter == "nearest" ? Filter::Nearest : Filter::Bilinear;
+        const Image out = fit(image, w, h, parse_resize_method(method).value(), f);
+        REQUIRE(out.width == w);
+        REQUIRE(out.height == h);
+        const auto expected = load_fixture("resize/" + ref);
+        int differing = 0;
+        for (size_t i = 0; i < expected.size(); ++i) differing += out.pixels[i] != expected[i];
+        CHECK(differing == 0);
+        ++checked;
+    }
+    CHECK(checked == 32);
+}
+
+TEST_CASE("resize to the same size is the identity") {
+    const Image image = decode_fixture("src_37x23.png");
+    CHECK(resize(image, 37, 23).pixels == image.pixels);
+}
+
+TEST_CASE("normalize writes planar CHW with (x/255 - mean) / std") {
+    Image image;
+    image.width = 2;
+    image.height = 1;
+    image.pixels = {0, 128, 255, 255, 0, 51};
+    std::vector<float> out;
+    normalize_to_chw(image, {0.5f, 0.5f, 0.5f}, {0.5f, 0.25f, 1.f}, out);
+    REQUIRE(out.size() == 6);
+    CHECK(out[0] == doctest::Approx(-1.f));                     // R of pixel 0
+    CHECK(out[1] == doctest::Approx(1.f));                      // R of pixel 1
+    CHECK(out[2] == doctest::Approx((128 / 255.f - .5f) / .25f));  // G of pixel 0
+    CHECK(out[3] == doctest::Approx(-2.f));
+    CHECK(out[4] == doctest::Approx(.5f));
+    CHECK(out[5] == doctest::Approx(51 / 255.f - .5f));
+}
+
+TEST_CASE("preprocess = decode + fit + normalize") {
+    const auto bytes = load_fixture("src_160x120.png");
+    InputSpec spec;
+    spec.height = spec.width = 32;
+    spec.resize = ResizeMethod::Squish;
+    auto tensor = preprocess(bytes.data(), bytes.size(), spec);
+    REQUIRE(tensor.ok());
+    REQUIRE(tensor->size() == 3u * 32 * 32);
+    const auto ref = load_fixture("resize/src_160x120_squish_32x32.rgb");
+    // first pixel, green channel
+    CHECK((*tensor)[32 * 32] == doctest::Approx((ref[1] / 255.f - spec.mean[1]) / spec.std[1]).epsilon(1e-6));
+
+    const auto text = load_fixture("not_an_image.jpg");
+    CHECK_FALSE(preprocess(text.data(), text.size(), spec).ok());
+}
+
+TEST_CASE("resize methods parse by name and unknown names are errors") {
+    CHECK(parse_resize_method("crop").value() == ResizeMethod::Crop);
+    CHECK(parse_resize_method("pad").value() == ResizeMethod::Pad);
+    CHECK(std::string(to_string(ResizeMethod::Squish)) == "squish");
+    auto bad = parse_resize_method("stretch");
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().message.find("stretch") != std::string::npos);
+}
+
+TEST_CASE("softmax is stable and top_k orders by probability") {
+    const auto p = softmax({1000.f, 1001.f, 999.f});
+    CHECK(p[1] == doctest::Approx(0.66524096f));
+    CHECK(p[0] == doctest::Approx(0.24472847f));
+    float sum = 0;
+    for (float v : p) sum += v;
+    CHECK(sum == doctest::Approx(1.f));
+    const auto top = top_k(p, 2);
+    REQUIRE(top.size() == 2);
+    CHECK(top[0].index == 1);
+    CHECK(top[1].index == 0);
+    CHECK(top_k(p, 10).size() == 3);
+    const auto ties = top_k({0.5f, 0.5f}, 2);
+    CHECK(ties[0].index == 0);
+}
