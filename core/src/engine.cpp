@@ -15,7 +15,9 @@ int64_t product(const std::vector<int64_t>& shape, size_t from, size_t to) {
     return n;
 }
 
-int64_t numel(const std::vector<int64_t>& shape) { return product(shape, 0, shape.size()); }
+int64_t numel(const std::vector<int64_t>& shape) {
+    return product(shape, 0, shape.size());
+}
 
 std::string shape_str(const std::vector<int64_t>& shape) {
     std::string s = "[";
@@ -27,7 +29,8 @@ Status alloc(Tensor& t, std::vector<int64_t> shape) {
     int64_t n = 1;
     for (int64_t d : shape) {
         if (d < 0) return make_error("negative dimension in shape " + shape_str(shape));
-        if (d != 0 && n > kMaxElements / d) return make_error("tensor of shape " + shape_str(shape) + " is too large");
+        if (d != 0 && n > kMaxElements / d)
+            return make_error("tensor of shape " + shape_str(shape) + " is too large");
         n *= d;
     }
     t.shape = std::move(shape);
@@ -41,7 +44,8 @@ bool normalize_axis(int64_t& axis, int64_t rank, int64_t extra) {
     return axis >= 0;
 }
 
-bool broadcast_shape(const std::vector<int64_t>& a, const std::vector<int64_t>& b, std::vector<int64_t>& out) {
+bool broadcast_shape(const std::vector<int64_t>& a, const std::vector<int64_t>& b,
+                     std::vector<int64_t>& out) {
     size_t r = std::max(a.size(), b.size());
     out.assign(r, 1);
     for (size_t k = 0; k < r; ++k) {
@@ -71,8 +75,8 @@ const onnx::Attribute* Attrs::find(const char* name, int32_t type) {
     for (const auto& a : node_.attributes) {
         if (a.name != name) continue;
         if (a.type != type) {
-            reject(std::string("attribute '") + name + "' has type " + std::to_string(a.type) + ", expected " +
-                   std::to_string(type));
+            reject(std::string("attribute '") + name + "' has type " + std::to_string(a.type) +
+                   ", expected " + std::to_string(type));
             return nullptr;
         }
         return &a;
@@ -143,9 +147,9 @@ const OpDef* find_op(const std::string& op_type) {
 }
 
 std::string node_label(const onnx::Node& n) {
-    std::string who = !n.name.empty() ? "node '" + n.name + "'"
+    std::string who = !n.name.empty()      ? "node '" + n.name + "'"
                       : !n.outputs.empty() ? "the node producing '" + n.outputs[0] + "'"
-                                          : "an unnamed node";
+                                           : "an unnamed node";
     return n.op_type + " (" + who + ")";
 }
 
@@ -239,8 +243,8 @@ Status GraphEngine::add_node(const onnx::Node& node, int64_t opset) {
     if (!def) return fail("unsupported operator '" + node.op_type + "'");
     int nin = int(node.inputs.size()), nout = int(node.outputs.size());
     if (nin < def->min_inputs || nin > def->max_inputs)
-        return fail("has " + std::to_string(nin) + " inputs, expected " + std::to_string(def->min_inputs) + ".." +
-                    std::to_string(def->max_inputs));
+        return fail("has " + std::to_string(nin) + " inputs, expected " + std::to_string(def->min_inputs) +
+                    ".." + std::to_string(def->max_inputs));
     if (nout < def->min_outputs || nout > def->max_outputs)
         return fail("has " + std::to_string(nout) + " outputs, expected " + std::to_string(def->min_outputs) +
                     ".." + std::to_string(def->max_outputs));
@@ -302,7 +306,8 @@ Status GraphEngine::plan(onnx::Model& model, int64_t opset) {
     if (g.outputs.empty()) return make_error("the graph has no outputs");
     for (const auto& vi : g.outputs) {
         auto it = slots_.find(vi.name);
-        if (it == slots_.end()) return make_error("graph output '" + vi.name + "' is not produced by any node");
+        if (it == slots_.end())
+            return make_error("graph output '" + vi.name + "' is not produced by any node");
         output_names_.push_back(vi.name);
         output_slots_.push_back(it->second);
     }
@@ -338,10 +343,11 @@ Status GraphEngine::check_input(size_t k, const Tensor& t) const {
     const std::string& name = input_names_[k];
     if (in.has_shape) {
         bool match = t.shape.size() == in.shape.size();
-        for (size_t d = 0; match && d < t.shape.size(); ++d) match = in.shape[d] < 0 || in.shape[d] == t.shape[d];
+        for (size_t d = 0; match && d < t.shape.size(); ++d)
+            match = in.shape[d] < 0 || in.shape[d] == t.shape[d];
         if (!match)
-            return make_error("input '" + name + "' expects shape " + shape_str(in.shape) + " (-1: any), got " +
-                              shape_str(t.shape));
+            return make_error("input '" + name + "' expects shape " + shape_str(in.shape) +
+                              " (-1: any), got " + shape_str(t.shape));
     }
     int64_t n = 1;
     for (int64_t d : t.shape) {
@@ -406,8 +412,8 @@ Result<std::vector<Tensor>> GraphEngine::run_all(const std::vector<Tensor>& inpu
 
 Result<Tensor> GraphEngine::run(const Tensor& input) {
     if (inputs_.size() != 1)
-        return make_error("run() needs a model with one input; this one has " + std::to_string(inputs_.size()) +
-                          " (use run_all)");
+        return make_error("run() needs a model with one input; this one has " +
+                          std::to_string(inputs_.size()) + " (use run_all)");
     auto outs = guarded({&input});
     if (!outs) return outs.error();
     return std::move(outs->front());

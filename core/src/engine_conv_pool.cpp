@@ -41,24 +41,32 @@ void read_window(Attrs& a, Window& w, bool need_kernel) {
     w.strides = a.ints("strides");
     w.dilations = a.ints("dilations");
     w.pads = a.ints("pads");
-    if (!in_range(w.kernel, 1) || !in_range(w.strides, 1) || !in_range(w.dilations, 1) || !in_range(w.pads, 0))
+    if (!in_range(w.kernel, 1) || !in_range(w.strides, 1) || !in_range(w.dilations, 1) ||
+        !in_range(w.pads, 0))
         a.reject("kernel_shape, strides, dilations or pads out of range");
     std::string ap = a.s("auto_pad", "NOTSET");
-    if (ap == "SAME_UPPER") w.auto_pad = AutoPad::kSameUpper;
-    else if (ap == "SAME_LOWER") w.auto_pad = AutoPad::kSameLower;
-    else if (ap == "VALID") w.auto_pad = AutoPad::kValid;
-    else if (ap != "NOTSET") a.reject("auto_pad '" + ap + "' is not supported");
+    if (ap == "SAME_UPPER")
+        w.auto_pad = AutoPad::kSameUpper;
+    else if (ap == "SAME_LOWER")
+        w.auto_pad = AutoPad::kSameLower;
+    else if (ap == "VALID")
+        w.auto_pad = AutoPad::kValid;
+    else if (ap != "NOTSET")
+        a.reject("auto_pad '" + ap + "' is not supported");
 }
 
 // Rounds toward +infinity, also for negative a (b > 0).
-int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -(-a / b); }
+int64_t ceil_div(int64_t a, int64_t b) {
+    return a >= 0 ? (a + b - 1) / b : -(-a / b);
+}
 
 // Geometry for input x ([N, C, spatial...]) and the kernel's spatial sizes.
-Status resolve(const Window& w, const std::vector<int64_t>& x, const std::vector<int64_t>& kernel, Geometry& g) {
+Status resolve(const Window& w, const std::vector<int64_t>& x, const std::vector<int64_t>& kernel,
+               Geometry& g) {
     const size_t r = kernel.size();
     if (r < 1 || r > 2 || x.size() != r + 2)
-        return make_error("input of shape " + shape_str(x) + " does not fit a " + std::to_string(kernel.size()) +
-                          "-D window (1-D and 2-D only)");
+        return make_error("input of shape " + shape_str(x) + " does not fit a " +
+                          std::to_string(kernel.size()) + "-D window (1-D and 2-D only)");
     if ((!w.strides.empty() && w.strides.size() != r) || (!w.dilations.empty() && w.dilations.size() != r) ||
         (!w.pads.empty() && w.pads.size() != 2 * r))
         return make_error("strides, dilations or pads do not match the " + std::to_string(r) + "-D kernel");
@@ -117,7 +125,8 @@ void im2col(const float* x, int64_t channels, const Geometry& g, float* col) {
                     }
                     const float* row = x + (c * H + iy) * W;
                     std::fill(dst, dst + lo, 0.f);
-                    if (g.s[1] == 1 && hi > lo) std::memcpy(dst + lo, row + lo + off, size_t(hi - lo) * sizeof(float));
+                    if (g.s[1] == 1 && hi > lo)
+                        std::memcpy(dst + lo, row + lo + off, size_t(hi - lo) * sizeof(float));
                     else
                         for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = row[ox * g.s[1] + off];
                     std::fill(dst + hi, dst + OW, 0.f);
@@ -140,7 +149,8 @@ class Conv final : public Op {
         const int64_t Kc = Cg * g.k[0] * g.k[1];
         s = alloc(*out[0], out_shape(x.shape, M, g));
         if (!s) return s;
-        const bool direct = g.k[0] * g.k[1] == 1 && g.s[0] * g.s[1] == 1 && g.pb[0] + g.pb[1] + g.pe[0] + g.pe[1] == 0;
+        const bool direct =
+            g.k[0] * g.k[1] == 1 && g.s[0] * g.s[1] == 1 && g.pb[0] + g.pb[1] + g.pe[0] + g.pe[1] == 0;
         std::vector<float> col;
         if (!direct) {
             if (Kc * P > kMaxElements) return make_error("convolution too large");
@@ -152,8 +162,10 @@ class Conv final : public Op {
                 float* y = out[0]->data.data() + (n * M + gr * Mg) * P;
                 if (!direct) im2col(xg, Cg, g, col.data());
                 if (bias)
-                    for (int64_t m = 0; m < Mg; ++m) std::fill(y + m * P, y + (m + 1) * P, bias->data[size_t(gr * Mg + m)]);
-                sgemm(Mg, P, Kc, wt.data.data() + gr * Mg * Kc, Kc, direct ? xg : col.data(), P, y, P, bias != nullptr);
+                    for (int64_t m = 0; m < Mg; ++m)
+                        std::fill(y + m * P, y + (m + 1) * P, bias->data[size_t(gr * Mg + m)]);
+                sgemm(Mg, P, Kc, wt.data.data() + gr * Mg * Kc, Kc, direct ? xg : col.data(), P, y, P,
+                      bias != nullptr);
             }
         return ok();
     }
@@ -165,13 +177,14 @@ class Conv final : public Op {
                               " must be [N,C,...] and [M,C/group,...] of equal rank");
         const int64_t C = x.shape[1], M = wt.shape[0];
         if (C % group_ || M % group_ || wt.shape[1] != C / group_)
-            return make_error("weight " + shape_str(wt.shape) + " does not match input " + shape_str(x.shape) +
-                              " with group " + std::to_string(group_));
+            return make_error("weight " + shape_str(wt.shape) + " does not match input " +
+                              shape_str(x.shape) + " with group " + std::to_string(group_));
         std::vector<int64_t> kernel(wt.shape.begin() + 2, wt.shape.end());
         if (!w_.kernel.empty() && w_.kernel != kernel)
             return make_error("kernel_shape does not match weight " + shape_str(wt.shape));
         if (bias && int64_t(bias->data.size()) != M)
-            return make_error("bias " + shape_str(bias->shape) + " does not match " + std::to_string(M) + " outputs");
+            return make_error("bias " + shape_str(bias->shape) + " does not match " + std::to_string(M) +
+                              " outputs");
         return resolve(w_, x.shape, kernel, g);
     }
     Window w_;
@@ -202,7 +215,8 @@ class Pool final : public Op {
         for (int64_t p = 0; p < planes; ++p)
             for (int64_t oy = 0; oy < g.out[0]; ++oy)
                 for (int64_t ox = 0; ox < g.out[1]; ++ox)
-                    out[0]->data[size_t(p * P + oy * g.out[1] + ox)] = window(x.data.data() + p * HW, g, oy, ox);
+                    out[0]->data[size_t(p * P + oy * g.out[1] + ox)] =
+                        window(x.data.data() + p * HW, g, oy, ox);
         return ok();
     }
 
@@ -252,8 +266,12 @@ Result<std::unique_ptr<Op>> make_pool(OpInit& init, bool is_max) {
     return make_op<Pool>(std::move(w), is_max, count_pad);
 }
 
-Result<std::unique_ptr<Op>> make_maxpool(OpInit& init) { return make_pool(init, true); }
-Result<std::unique_ptr<Op>> make_avgpool(OpInit& init) { return make_pool(init, false); }
+Result<std::unique_ptr<Op>> make_maxpool(OpInit& init) {
+    return make_pool(init, true);
+}
+Result<std::unique_ptr<Op>> make_avgpool(OpInit& init) {
+    return make_pool(init, false);
+}
 
 // ---- GlobalAveragePool, GlobalMaxPool: reduce every dim after [N, C].
 
@@ -281,8 +299,12 @@ class GlobalPool final : public Op {
     bool max_;
 };
 
-Result<std::unique_ptr<Op>> make_global_avg(OpInit&) { return make_op<GlobalPool>(false); }
-Result<std::unique_ptr<Op>> make_global_max(OpInit&) { return make_op<GlobalPool>(true); }
+Result<std::unique_ptr<Op>> make_global_avg(OpInit&) {
+    return make_op<GlobalPool>(false);
+}
+Result<std::unique_ptr<Op>> make_global_max(OpInit&) {
+    return make_op<GlobalPool>(true);
+}
 
 }  // namespace
 

@@ -200,7 +200,8 @@ class Softmax final : public Op {
     Status run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) override {
         const Tensor& x = *in[0];
         int64_t axis = axis_, rank = int64_t(x.shape.size());
-        if (!normalize_axis(axis, rank)) return make_error("axis out of range for shape " + shape_str(x.shape));
+        if (!normalize_axis(axis, rank))
+            return make_error("axis out of range for shape " + shape_str(x.shape));
         Status s = alloc(*out[0], x.shape);
         if (!s) return s;
         const size_t ax = size_t(axis);
@@ -209,7 +210,8 @@ class Softmax final : public Op {
         int64_t inner = coerce_2d_ ? 1 : product(x.shape, ax + 1, x.shape.size());
         for (int64_t o = 0; o < outer; ++o)
             for (int64_t i = 0; i < inner; ++i)
-                softmax_line(x.data.data() + o * n * inner + i, out[0]->data.data() + o * n * inner + i, n, inner);
+                softmax_line(x.data.data() + o * n * inner + i, out[0]->data.data() + o * n * inner + i, n,
+                             inner);
         return ok();
     }
 

@@ -42,8 +42,8 @@ void kernel1(int64_t n, int64_t kn, const float* A, const float* B, int64_t ldb,
 
 }  // namespace
 
-void sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
-           int64_t ldc, bool accumulate) {
+void sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+           float* C, int64_t ldc, bool accumulate) {
     if (!accumulate)
         for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.f);
     for (int64_t j0 = 0; j0 < N; j0 += kBlockN) {

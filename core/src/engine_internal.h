@@ -13,7 +13,9 @@
 namespace ursa::engine {
 
 using onnx::Status;
-inline Status ok() { return std::monostate{}; }
+inline Status ok() {
+    return std::monostate{};
+}
 
 // Largest tensor a run may create (elements); larger shapes are an Error, not an abort.
 constexpr int64_t kMaxElements = int64_t(1) << 28;

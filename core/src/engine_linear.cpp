@@ -13,7 +13,8 @@ const float* as_matrix(const Tensor& t, bool trans, int64_t rows, int64_t cols, 
     dst.resize(size_t(rows * cols));
     for (int64_t r = 0; r < rows; ++r)
         for (int64_t c = 0; c < cols; ++c)
-            dst[size_t(r * cols + c)] = scale * (trans ? t.data[size_t(c * rows + r)] : t.data[size_t(r * cols + c)]);
+            dst[size_t(r * cols + c)] =
+                scale * (trans ? t.data[size_t(c * rows + r)] : t.data[size_t(r * cols + c)]);
     return dst.data();
 }
 
@@ -26,7 +27,8 @@ class Gemm final : public Op {
         const Tensor& b = *in[1];
         const Tensor* c = in.size() > 2 ? in[2] : nullptr;
         if (a.shape.size() != 2 || b.shape.size() != 2)
-            return make_error("A and B must be 2-D, got " + shape_str(a.shape) + " and " + shape_str(b.shape));
+            return make_error("A and B must be 2-D, got " + shape_str(a.shape) + " and " +
+                              shape_str(b.shape));
         const int64_t M = a.shape[ta_ ? 1 : 0], K = a.shape[ta_ ? 0 : 1];
         const int64_t Kb = b.shape[tb_ ? 1 : 0], N = b.shape[tb_ ? 0 : 1];
         if (K != Kb) return make_error("cannot multiply " + shape_str(a.shape) + " by " + shape_str(b.shape));
@@ -52,8 +54,8 @@ class Gemm final : public Op {
         if (cs.size() > 2) return make_error("C must have rank <= 2, got " + shape_str(cs));
         while (cs.size() < 2) cs.insert(cs.begin(), 1);
         if ((cs[0] != 1 && cs[0] != M) || (cs[1] != 1 && cs[1] != N))
-            return make_error("C " + shape_str(c.shape) + " does not broadcast to [" + std::to_string(M) + "," +
-                              std::to_string(N) + "]");
+            return make_error("C " + shape_str(c.shape) + " does not broadcast to [" + std::to_string(M) +
+                              "," + std::to_string(N) + "]");
         for (int64_t i = 0; i < M; ++i)
             for (int64_t j = 0; j < N; ++j)
                 y[i * N + j] = beta_ * c.data[size_t((cs[0] == 1 ? 0 : i) * cs[1] + (cs[1] == 1 ? 0 : j))];
@@ -81,7 +83,8 @@ class MatMul final : public Op {
         if (b1) bs.push_back(1);
         const int64_t M = as[as.size() - 2], K = as.back(), N = bs.back();
         if (bs[bs.size() - 2] != K)
-            return make_error("cannot multiply " + shape_str(in[0]->shape) + " by " + shape_str(in[1]->shape));
+            return make_error("cannot multiply " + shape_str(in[0]->shape) + " by " +
+                              shape_str(in[1]->shape));
         std::vector<int64_t> ab(as.begin(), as.end() - 2), bb(bs.begin(), bs.end() - 2), batch;
         if (!broadcast_shape(ab, bb, batch))
             return make_error("batch dims of " + shape_str(in[0]->shape) + " and " + shape_str(in[1]->shape) +
@@ -107,7 +110,9 @@ class MatMul final : public Op {
     }
 };
 
-Result<std::unique_ptr<Op>> make_matmul(OpInit&) { return make_op<MatMul>(); }
+Result<std::unique_ptr<Op>> make_matmul(OpInit&) {
+    return make_op<MatMul>();
+}
 
 }  // namespace
 

@@ -24,7 +24,9 @@ class Concat final : public Op {
             if (!t) return make_error("inputs cannot be absent");
             bool same = t->shape.size() == shape.size();
             for (size_t d = 0; same && d < shape.size(); ++d) same = d == ax || t->shape[d] == shape[d];
-            if (!same) return make_error("cannot concatenate " + shape_str(in[0]->shape) + " and " + shape_str(t->shape));
+            if (!same)
+                return make_error("cannot concatenate " + shape_str(in[0]->shape) + " and " +
+                                  shape_str(t->shape));
             total += t->shape[ax];
         }
         shape[ax] = total;
@@ -60,7 +62,8 @@ class Flatten final : public Op {
         int64_t axis = axis_;
         if (!normalize_axis(axis, int64_t(x.shape.size()), 1))
             return make_error("axis " + std::to_string(axis_) + " out of range for " + shape_str(x.shape));
-        *out[0] = Tensor{{product(x.shape, 0, size_t(axis)), product(x.shape, size_t(axis), x.shape.size())}, x.data};
+        *out[0] = Tensor{{product(x.shape, 0, size_t(axis)), product(x.shape, size_t(axis), x.shape.size())},
+                         x.data};
         return ok();
     }
 
@@ -68,13 +71,16 @@ class Flatten final : public Op {
     int64_t axis_;
 };
 
-Result<std::unique_ptr<Op>> make_flatten(OpInit& init) { return make_op<Flatten>(init.attrs.i("axis", 1)); }
+Result<std::unique_ptr<Op>> make_flatten(OpInit& init) {
+    return make_op<Flatten>(init.attrs.i("axis", 1));
+}
 
 // ---- Reshape: 0 copies the input dim (unless allowzero), -1 is inferred.
 
 class Reshape final : public Op {
   public:
-    Reshape(std::vector<int64_t> attr_shape, bool allowzero) : attr_shape_(std::move(attr_shape)), allowzero_(allowzero) {}
+    Reshape(std::vector<int64_t> attr_shape, bool allowzero)
+        : attr_shape_(std::move(attr_shape)), allowzero_(allowzero) {}
     Status run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) override {
         const Tensor& x = *in[0];
         std::vector<int64_t> spec = attr_shape_;
@@ -82,7 +88,8 @@ class Reshape final : public Op {
             if (!in[1] || in[1]->shape.size() != 1) return make_error("shape must be a 1-D tensor");
             spec.clear();
             for (float v : in[1]->data) {
-                if (v != std::floor(v) || std::fabs(v) > 1e15f) return make_error("shape values must be integers");
+                if (v != std::floor(v) || std::fabs(v) > 1e15f)
+                    return make_error("shape values must be integers");
                 spec.push_back(int64_t(v));
             }
         }
@@ -160,7 +167,8 @@ class Transpose final : public Op {
         std::vector<int64_t> perm = perm_;
         if (perm.empty())
             for (size_t k = r; k-- > 0;) perm.push_back(int64_t(k));
-        if (perm.size() != r) return make_error("perm " + shape_str(perm) + " does not fit " + shape_str(x.shape));
+        if (perm.size() != r)
+            return make_error("perm " + shape_str(perm) + " does not fit " + shape_str(x.shape));
         std::vector<int64_t> shape(r), in_strides(r), strides(r);
         for (size_t k = r, s = 1; k-- > 0; s *= size_t(x.shape[k])) in_strides[k] = int64_t(s);
         for (size_t k = 0; k < r; ++k) {

@@ -77,6 +77,18 @@ Result<std::vector<std::string>> parse_labels(const std::string& text) {
     return labels;
 }
 
+// Metadata values are JSON; a bare word (not valid JSON) is taken as it is, so
+// hand-written metadata like ursa.arch=resnet18 still reads.
+std::string json_text(const std::string& value) {
+    auto v = json::parse(value);
+    return v.ok() && v->is_string() ? v->string : value;
+}
+
+double json_number(const std::string& value) {
+    auto v = json::parse(value);
+    return v.ok() && v->is_number() ? v->number : -1;
+}
+
 }  // namespace
 
 std::string labels_json(const std::vector<std::string>& labels) {
@@ -97,9 +109,9 @@ Result<ModelInfo> model_info_from_metadata(const onnx::MetadataProps& props) {
     for (const auto& [key, value] : props) {
         if (key == kMetaLabels) labels = &value;
         else if (key == kMetaInput) input = &value;
-        else if (key == kMetaArch) info.arch = value;
-        else if (key == kMetaVersion) info.version = value;
-        else if (key == kMetaValidError) info.valid_error = std::strtod(value.c_str(), nullptr);
+        else if (key == kMetaArch) info.arch = json_text(value);
+        else if (key == kMetaVersion) info.version = json_text(value);
+        else if (key == kMetaValidError) info.valid_error = json_number(value);
     }
     std::string missing;
     if (!labels) missing += std::string(missing.empty() ? "" : ", ") + kMetaLabels;

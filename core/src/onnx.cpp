@@ -3,7 +3,6 @@
 // malformed bytes give an Error, never a crash.
 #include <cmath>
 #include <cstring>
-#include <limits>
 
 #include "onnx_internal.h"
 
@@ -21,7 +20,7 @@ struct Field {
 };
 
 // A cursor over one message. Errors are sticky: after the first one, next() returns
-// false and status() carries the message; sub-readers report into their root.
+// false and error() holds the message; sub-readers report into their root.
 class Reader {
   public:
     Reader(const uint8_t* data, size_t size, const char* what)
@@ -43,22 +42,32 @@ class Reader {
     uint64_t varint() {
         uint64_t v = 0;
         for (int shift = 0; shift < 64; shift += 7) {
-            if (p_ == end_) return fail("truncated varint"), 0;
+            if (p_ == end_) {
+                fail("truncated varint");
+                return 0;
+            }
             uint8_t b = *p_++;
             v |= uint64_t(b & 0x7f) << shift;
             if (!(b & 0x80)) return v;
         }
-        return fail("varint longer than 10 bytes"), 0;
+        fail("varint longer than 10 bytes");
+        return 0;
     }
     uint32_t fixed32() {
-        if (end_ - p_ < 4) return fail("truncated fixed32"), 0;
+        if (end_ - p_ < 4) {
+            fail("truncated fixed32");
+            return 0;
+        }
         uint32_t v = 0;
         for (int k = 3; k >= 0; --k) v = (v << 8) | p_[k];
         p_ += 4;
         return v;
     }
     uint64_t fixed64() {
-        if (end_ - p_ < 8) return fail("truncated fixed64"), 0;
+        if (end_ - p_ < 8) {
+            fail("truncated fixed64");
+            return 0;
+        }
         uint64_t v = 0;
         for (int k = 7; k >= 0; --k) v = (v << 8) | p_[k];
         p_ += 8;
@@ -132,10 +141,18 @@ class Reader {
 
     void skip(const Field& f) {
         switch (f.wire) {
-            case kVarint: varint(); break;
-            case kFixed64: fixed64(); break;
-            case kFixed32: fixed32(); break;
-            default: bytes(f); break;
+            case kVarint:
+                varint();
+                break;
+            case kFixed64:
+                fixed64();
+                break;
+            case kFixed32:
+                fixed32();
+                break;
+            default:
+                bytes(f);
+                break;
         }
     }
 
@@ -144,7 +161,7 @@ class Reader {
         if (!root->failed_) {
             root->failed_ = true;
             root->error_ = "malformed ONNX protobuf (" + std::string(what_) + "): " + msg + " at byte " +
-                            std::to_string(p_ - base_);
+                           std::to_string(p_ - base_);
         }
         failed_ = true;
         p_ = end_;
@@ -186,29 +203,69 @@ void read_tensor_fields(Reader& r, RawTensor& rt) {
     Field f;
     while (r.next(f)) {
         switch (f.number) {
-            case 1: r.int64s(f, rt.t.dims); break;
-            case 2: rt.t.data_type = int32_t(r.int64(f)); break;
-            case 3: rt.has_segment = true, r.skip(f); break;
-            case 4: r.floats(f, rt.float_data); break;
-            case 5: r.int64s(f, rt.int_data); break;
-            case 7: r.int64s(f, rt.int_data); break;
-            case 8: rt.t.name = r.string(f); break;
-            case 9: rt.raw = r.bytes(f), rt.has_raw = true; break;
-            case 10: r.doubles(f, rt.double_data); break;
-            case 11: r.uint64s(f, rt.uint64_data); break;
-            case 14: rt.data_location = r.int64(f); break;
-            default: r.skip(f); break;
+            case 1:
+                r.int64s(f, rt.t.dims);
+                break;
+            case 2:
+                rt.t.data_type = int32_t(r.int64(f));
+                break;
+            case 3:
+                rt.has_segment = true;
+                r.skip(f);
+                break;
+            case 4:
+                r.floats(f, rt.float_data);
+                break;
+            case 5:
+                r.int64s(f, rt.int_data);
+                break;
+            case 7:
+                r.int64s(f, rt.int_data);
+                break;
+            case 8:
+                rt.t.name = r.string(f);
+                break;
+            case 9:
+                rt.raw = r.bytes(f);
+                rt.has_raw = true;
+                break;
+            case 10:
+                r.doubles(f, rt.double_data);
+                break;
+            case 11:
+                r.uint64s(f, rt.uint64_data);
+                break;
+            case 14:
+                rt.data_location = r.int64(f);
+                break;
+            default:
+                r.skip(f);
+                break;
         }
     }
 }
 
 size_t element_size(int32_t type) {
     switch (type) {
-        case kFloat: case kInt32: case kUint32: return 4;
-        case kUint8: case kInt8: case kBool: return 1;
-        case kUint16: case kInt16: case kFloat16: case kBfloat16: return 2;
-        case kInt64: case kUint64: case kDouble: return 8;
-        default: return 0;
+        case kFloat:
+        case kInt32:
+        case kUint32:
+            return 4;
+        case kUint8:
+        case kInt8:
+        case kBool:
+            return 1;
+        case kUint16:
+        case kInt16:
+        case kFloat16:
+        case kBfloat16:
+            return 2;
+        case kInt64:
+        case kUint64:
+        case kDouble:
+            return 8;
+        default:
+            return 0;
     }
 }
 
@@ -232,18 +289,30 @@ float convert_bits(int32_t type, uint64_t v) {
             std::memcpy(&d, &v, 8);
             return float(d);
         }
-        case kUint8: return float(uint8_t(v));
-        case kInt8: return float(int8_t(uint8_t(v)));
-        case kUint16: return float(uint16_t(v));
-        case kInt16: return float(int16_t(uint16_t(v)));
-        case kInt32: return float(int32_t(uint32_t(v)));
-        case kUint32: return float(uint32_t(v));
-        case kInt64: return float(int64_t(v));
-        case kUint64: return float(v);
-        case kBool: return v ? 1.f : 0.f;
-        case kFloat16: return half_to_float(uint16_t(v));
-        case kBfloat16: return bfloat16_to_float(uint16_t(v));
-        default: return 0.f;
+        case kUint8:
+            return float(uint8_t(v));
+        case kInt8:
+            return float(int8_t(uint8_t(v)));
+        case kUint16:
+            return float(uint16_t(v));
+        case kInt16:
+            return float(int16_t(uint16_t(v)));
+        case kInt32:
+            return float(int32_t(uint32_t(v)));
+        case kUint32:
+            return float(uint32_t(v));
+        case kInt64:
+            return float(int64_t(v));
+        case kUint64:
+            return float(v);
+        case kBool:
+            return v ? 1.f : 0.f;
+        case kFloat16:
+            return half_to_float(uint16_t(v));
+        case kBfloat16:
+            return bfloat16_to_float(uint16_t(v));
+        default:
+            return 0.f;
     }
 }
 
@@ -253,21 +322,36 @@ Status convert_tensor(RawTensor& rt);
 
 const char* data_type_name(int32_t type) {
     switch (type) {
-        case kFloat: return "FLOAT";
-        case kUint8: return "UINT8";
-        case kInt8: return "INT8";
-        case kUint16: return "UINT16";
-        case kInt16: return "INT16";
-        case kInt32: return "INT32";
-        case kInt64: return "INT64";
-        case kString: return "STRING";
-        case kBool: return "BOOL";
-        case kFloat16: return "FLOAT16";
-        case kDouble: return "DOUBLE";
-        case kUint32: return "UINT32";
-        case kUint64: return "UINT64";
-        case kBfloat16: return "BFLOAT16";
-        default: return "an unsupported data type";
+        case kFloat:
+            return "FLOAT";
+        case kUint8:
+            return "UINT8";
+        case kInt8:
+            return "INT8";
+        case kUint16:
+            return "UINT16";
+        case kInt16:
+            return "INT16";
+        case kInt32:
+            return "INT32";
+        case kInt64:
+            return "INT64";
+        case kString:
+            return "STRING";
+        case kBool:
+            return "BOOL";
+        case kFloat16:
+            return "FLOAT16";
+        case kDouble:
+            return "DOUBLE";
+        case kUint32:
+            return "UINT32";
+        case kUint64:
+            return "UINT64";
+        case kBfloat16:
+            return "BFLOAT16";
+        default:
+            return "an unsupported data type";
     }
 }
 
@@ -329,8 +413,9 @@ Status convert_tensor(RawTensor& rt) {
     if (rt.data_location == 1 || rt.has_segment)
         return tensor_error(rt, "external or segmented tensor data is not supported");
     size_t esize = element_size(type);
-    if (esize == 0) return tensor_error(rt, std::string("data type ") + data_type_name(type) + " (" +
-                                               std::to_string(type) + ") is not supported");
+    if (esize == 0)
+        return tensor_error(rt, std::string("data type ") + data_type_name(type) + " (" +
+                                    std::to_string(type) + ") is not supported");
     auto numel = checked_numel(rt);
     if (!numel) return numel.error();
     int64_t n = *numel;
@@ -345,11 +430,17 @@ Status convert_tensor(RawTensor& rt) {
     }
     auto bits = [type](auto v) { return convert_bits(type, uint64_t(v)); };
     switch (type) {
-        case kFloat: return convert_list(rt, rt.float_data, n, "float_data", [](float v) { return v; });
-        case kDouble: return convert_list(rt, rt.double_data, n, "double_data", [](double v) { return float(v); });
-        case kUint32: case kUint64: return convert_list(rt, rt.uint64_data, n, "uint64_data", bits);
-        case kInt64: return convert_list(rt, rt.int_data, n, "int64_data", [](int64_t v) { return float(v); });
-        default: return convert_list(rt, rt.int_data, n, "int32_data", bits);  // small types, FLOAT16
+        case kFloat:
+            return convert_list(rt, rt.float_data, n, "float_data", [](float v) { return v; });
+        case kDouble:
+            return convert_list(rt, rt.double_data, n, "double_data", [](double v) { return float(v); });
+        case kUint32:
+        case kUint64:
+            return convert_list(rt, rt.uint64_data, n, "uint64_data", bits);
+        case kInt64:
+            return convert_list(rt, rt.int_data, n, "int64_data", [](int64_t v) { return float(v); });
+        default:
+            return convert_list(rt, rt.int_data, n, "int32_data", bits);  // small types, FLOAT16
     }
 }
 
@@ -365,9 +456,12 @@ Result<TensorData> read_tensor_message(Reader r) {
 void read_dim(Reader r, Dim& d) {
     Field f;
     while (r.next(f)) {
-        if (f.number == 1) d.value = r.int64(f);
-        else if (f.number == 2) d.param = r.string(f);
-        else r.skip(f);
+        if (f.number == 1)
+            d.value = r.int64(f);
+        else if (f.number == 2)
+            d.param = r.string(f);
+        else
+            r.skip(f);
     }
 }
 
@@ -387,9 +481,12 @@ void read_shape(Reader r, ValueInfo& vi) {
 void read_tensor_type(Reader r, ValueInfo& vi) {
     Field f;
     while (r.next(f)) {
-        if (f.number == 1) vi.elem_type = int32_t(r.int64(f));
-        else if (f.number == 2) read_shape(r.message(f, "TensorShapeProto"), vi);
-        else r.skip(f);
+        if (f.number == 1)
+            vi.elem_type = int32_t(r.int64(f));
+        else if (f.number == 2)
+            read_shape(r.message(f, "TensorShapeProto"), vi);
+        else
+            r.skip(f);
     }
 }
 
@@ -402,8 +499,10 @@ void read_value_info(Reader r, ValueInfo& vi) {
             Reader type = r.message(f, "TypeProto");
             Field g;
             while (type.next(g)) {
-                if (g.number == 1) read_tensor_type(type.message(g, "TypeProto.Tensor"), vi);
-                else type.skip(g);
+                if (g.number == 1)
+                    read_tensor_type(type.message(g, "TypeProto.Tensor"), vi);
+                else
+                    type.skip(g);
             }
         } else {
             r.skip(f);
@@ -416,21 +515,47 @@ Status read_attribute(Reader r, Attribute& a) {
     int32_t inferred = kAttrUndefined;
     while (r.next(f)) {
         switch (f.number) {
-            case 1: a.name = r.string(f); break;
-            case 2: a.f = r.float_field(f), inferred = kAttrFloat; break;
-            case 3: a.i = r.int64(f), inferred = kAttrInt; break;
-            case 4: a.s = r.string(f), inferred = kAttrString; break;
+            case 1:
+                a.name = r.string(f);
+                break;
+            case 2:
+                a.f = r.float_field(f);
+                inferred = kAttrFloat;
+                break;
+            case 3:
+                a.i = r.int64(f);
+                inferred = kAttrInt;
+                break;
+            case 4:
+                a.s = r.string(f);
+                inferred = kAttrString;
+                break;
             case 5: {
                 auto t = read_tensor_message(r.message(f, "TensorProto"));
                 if (!t) return t.error();
-                a.t = std::move(*t), a.has_t = true, inferred = kAttrTensor;
+                a.t = std::move(*t);
+                a.has_t = true;
+                inferred = kAttrTensor;
                 break;
             }
-            case 6: r.skip(f), inferred = kAttrGraph; break;
-            case 7: r.floats(f, a.floats), inferred = kAttrFloats; break;
-            case 8: r.int64s(f, a.ints), inferred = kAttrInts; break;
-            case 20: a.type = int32_t(r.int64(f)); break;
-            default: r.skip(f); break;
+            case 6:
+                r.skip(f);
+                inferred = kAttrGraph;
+                break;
+            case 7:
+                r.floats(f, a.floats);
+                inferred = kAttrFloats;
+                break;
+            case 8:
+                r.int64s(f, a.ints);
+                inferred = kAttrInts;
+                break;
+            case 20:
+                a.type = int32_t(r.int64(f));
+                break;
+            default:
+                r.skip(f);
+                break;
         }
     }
     if (r.failed()) return make_error(r.error());
@@ -443,18 +568,30 @@ Status read_node(Reader r, Node& n) {
     Field f;
     while (r.next(f)) {
         switch (f.number) {
-            case 1: n.inputs.push_back(r.string(f)); break;
-            case 2: n.outputs.push_back(r.string(f)); break;
-            case 3: n.name = r.string(f); break;
-            case 4: n.op_type = r.string(f); break;
+            case 1:
+                n.inputs.push_back(r.string(f));
+                break;
+            case 2:
+                n.outputs.push_back(r.string(f));
+                break;
+            case 3:
+                n.name = r.string(f);
+                break;
+            case 4:
+                n.op_type = r.string(f);
+                break;
             case 5: {
                 n.attributes.emplace_back();
                 Status s = read_attribute(r.message(f, "AttributeProto"), n.attributes.back());
                 if (!s) return s;
                 break;
             }
-            case 7: n.domain = r.string(f); break;
-            default: r.skip(f); break;
+            case 7:
+                n.domain = r.string(f);
+                break;
+            default:
+                r.skip(f);
+                break;
         }
     }
     if (r.failed()) return make_error(r.error());
@@ -477,10 +614,21 @@ Status read_graph(Reader r, Graph& g) {
                 g.initializers.push_back(std::move(*t));
                 break;
             }
-            case 11: g.inputs.emplace_back(), read_value_info(r.message(f, "ValueInfoProto"), g.inputs.back()); break;
-            case 12: g.outputs.emplace_back(), read_value_info(r.message(f, "ValueInfoProto"), g.outputs.back()); break;
-            case 13: g.value_info.emplace_back(), read_value_info(r.message(f, "ValueInfoProto"), g.value_info.back()); break;
-            default: r.skip(f); break;
+            case 11:
+                g.inputs.emplace_back();
+                read_value_info(r.message(f, "ValueInfoProto"), g.inputs.back());
+                break;
+            case 12:
+                g.outputs.emplace_back();
+                read_value_info(r.message(f, "ValueInfoProto"), g.outputs.back());
+                break;
+            case 13:
+                g.value_info.emplace_back();
+                read_value_info(r.message(f, "ValueInfoProto"), g.value_info.back());
+                break;
+            default:
+                r.skip(f);
+                break;
         }
     }
     if (r.failed()) return make_error(r.error());
@@ -491,9 +639,12 @@ void read_string_pair(Reader r, MetadataProps& props) {
     std::pair<std::string, std::string> kv;
     Field f;
     while (r.next(f)) {
-        if (f.number == 1) kv.first = r.string(f);
-        else if (f.number == 2) kv.second = r.string(f);
-        else r.skip(f);
+        if (f.number == 1)
+            kv.first = r.string(f);
+        else if (f.number == 2)
+            kv.second = r.string(f);
+        else
+            r.skip(f);
     }
     props.push_back(std::move(kv));
 }
@@ -502,9 +653,12 @@ void read_opset(Reader r, std::vector<std::pair<std::string, int64_t>>& opsets) 
     std::pair<std::string, int64_t> op{"", 0};
     Field f;
     while (r.next(f)) {
-        if (f.number == 1) op.first = r.string(f);
-        else if (f.number == 2) op.second = r.int64(f);
-        else r.skip(f);
+        if (f.number == 1)
+            op.first = r.string(f);
+        else if (f.number == 2)
+            op.second = r.int64(f);
+        else
+            r.skip(f);
     }
     opsets.push_back(std::move(op));
 }
@@ -517,7 +671,10 @@ Status read_model(const uint8_t* data, size_t size, Model& m, bool with_graph) {
     bool has_ir = false;
     while (r.next(f)) {
         switch (f.number) {
-            case 1: m.ir_version = r.int64(f), has_ir = true; break;
+            case 1:
+                m.ir_version = r.int64(f);
+                has_ir = true;
+                break;
             case 7:
                 m.has_graph = true;
                 if (with_graph) {
@@ -527,9 +684,15 @@ Status read_model(const uint8_t* data, size_t size, Model& m, bool with_graph) {
                     r.bytes(f);
                 }
                 break;
-            case 8: read_opset(r.message(f, "OperatorSetIdProto"), m.opsets); break;
-            case 14: read_string_pair(r.message(f, "StringStringEntryProto"), m.metadata); break;
-            default: r.skip(f); break;
+            case 8:
+                read_opset(r.message(f, "OperatorSetIdProto"), m.opsets);
+                break;
+            case 14:
+                read_string_pair(r.message(f, "StringStringEntryProto"), m.metadata);
+                break;
+            default:
+                r.skip(f);
+                break;
         }
     }
     if (r.failed()) return make_error(r.error());

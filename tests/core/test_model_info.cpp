@@ -11,7 +11,7 @@ onnx::MetadataProps good_props() {
     return {{"ursa.labels", "[\"black\",\"grizzly\",\"teddy\"]"},
             {"ursa.input", "{\"size\":[224,192],\"resize\":\"crop\",\"mean\":[0.485,0.456,0.406],"
                            "\"std\":[0.229,0.224,0.225]}"},
-            {"ursa.arch", "resnet18"},
+            {"ursa.arch", "\"resnet18\""},
             {"ursa.valid_error", "0.0159"},
             {"ursa.version", "\"0.1.0\""}};
 }
@@ -59,6 +59,17 @@ TEST_CASE("model info is read from the metadata contract") {
     CHECK(info->input.std[2] == doctest::Approx(0.225f));
     CHECK(info->arch == "resnet18");
     CHECK(info->valid_error == doctest::Approx(0.0159));
+    CHECK(info->version == "0.1.0");
+}
+
+TEST_CASE("bare-word metadata values are read as they are") {
+    auto props = good_props();
+    props[2].second = "resnet18";
+    props[3].second = "null";
+    auto info = model_info_from_metadata(props);
+    REQUIRE(info.ok());
+    CHECK(info->arch == "resnet18");
+    CHECK(info->valid_error < 0);
 }
 
 TEST_CASE("model info round-trips through the exporter's JSON") {

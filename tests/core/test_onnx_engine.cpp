@@ -124,9 +124,15 @@ Proto int64_tensor(const std::string& name, const std::vector<int64_t>& values) 
     return t;
 }
 
-Proto attr_int(const std::string& name, int64_t v) { return Proto().bytes(1, name).varint(3, v).varint(20, 2); }
-Proto attr_float(const std::string& name, float v) { return Proto().bytes(1, name).f32(2, v).varint(20, 1); }
-Proto attr_str(const std::string& name, const std::string& v) { return Proto().bytes(1, name).bytes(4, v).varint(20, 3); }
+Proto attr_int(const std::string& name, int64_t v) {
+    return Proto().bytes(1, name).varint(3, v).varint(20, 2);
+}
+Proto attr_float(const std::string& name, float v) {
+    return Proto().bytes(1, name).f32(2, v).varint(20, 1);
+}
+Proto attr_str(const std::string& name, const std::string& v) {
+    return Proto().bytes(1, name).bytes(4, v).varint(20, 3);
+}
 Proto attr_ints(const std::string& name, const std::vector<int64_t>& v) {
     return Proto().bytes(1, name).packed(8, v).varint(20, 7);
 }
@@ -171,86 +177,194 @@ std::vector<float> random_values(size_t n, uint32_t seed, float scale = 1.f) {
 // In data/node the weights are graph inputs, so these also exercise run_all.
 const std::vector<std::string> kOnnxCases = {
     // Conv
-    "node/test_basic_conv_with_padding", "node/test_basic_conv_without_padding", "node/test_conv_with_autopad_same",
-    "node/test_conv_with_strides_and_asymmetric_padding", "node/test_conv_with_strides_no_padding",
+    "node/test_basic_conv_with_padding",
+    "node/test_basic_conv_without_padding",
+    "node/test_conv_with_autopad_same",
+    "node/test_conv_with_strides_and_asymmetric_padding",
+    "node/test_conv_with_strides_no_padding",
     "node/test_conv_with_strides_padding",
     // Pools
-    "node/test_maxpool_1d_default", "node/test_maxpool_2d_ceil", "node/test_maxpool_2d_default",
-    "node/test_maxpool_2d_dilations", "node/test_maxpool_2d_pads", "node/test_maxpool_2d_precomputed_pads",
-    "node/test_maxpool_2d_precomputed_same_upper", "node/test_maxpool_2d_precomputed_strides",
-    "node/test_maxpool_2d_same_lower", "node/test_maxpool_2d_same_upper", "node/test_maxpool_2d_strides",
-    "node/test_averagepool_1d_default", "node/test_averagepool_2d_ceil", "node/test_averagepool_2d_default",
-    "node/test_averagepool_2d_pads", "node/test_averagepool_2d_pads_count_include_pad",
-    "node/test_averagepool_2d_precomputed_pads", "node/test_averagepool_2d_precomputed_pads_count_include_pad",
-    "node/test_averagepool_2d_precomputed_same_upper", "node/test_averagepool_2d_precomputed_strides",
-    "node/test_averagepool_2d_same_lower", "node/test_averagepool_2d_same_upper", "node/test_averagepool_2d_strides",
-    "node/test_globalaveragepool", "node/test_globalaveragepool_precomputed", "node/test_globalmaxpool",
+    "node/test_maxpool_1d_default",
+    "node/test_maxpool_2d_ceil",
+    "node/test_maxpool_2d_default",
+    "node/test_maxpool_2d_dilations",
+    "node/test_maxpool_2d_pads",
+    "node/test_maxpool_2d_precomputed_pads",
+    "node/test_maxpool_2d_precomputed_same_upper",
+    "node/test_maxpool_2d_precomputed_strides",
+    "node/test_maxpool_2d_same_lower",
+    "node/test_maxpool_2d_same_upper",
+    "node/test_maxpool_2d_strides",
+    "node/test_averagepool_1d_default",
+    "node/test_averagepool_2d_ceil",
+    "node/test_averagepool_2d_default",
+    "node/test_averagepool_2d_pads",
+    "node/test_averagepool_2d_pads_count_include_pad",
+    "node/test_averagepool_2d_precomputed_pads",
+    "node/test_averagepool_2d_precomputed_pads_count_include_pad",
+    "node/test_averagepool_2d_precomputed_same_upper",
+    "node/test_averagepool_2d_precomputed_strides",
+    "node/test_averagepool_2d_same_lower",
+    "node/test_averagepool_2d_same_upper",
+    "node/test_averagepool_2d_strides",
+    "node/test_globalaveragepool",
+    "node/test_globalaveragepool_precomputed",
+    "node/test_globalmaxpool",
     "node/test_globalmaxpool_precomputed",
     // Element-wise and broadcasting
-    "node/test_relu", "node/test_sigmoid", "node/test_sigmoid_example", "node/test_identity", "node/test_add",
-    "node/test_add_bcast", "node/test_sub", "node/test_sub_bcast", "node/test_sub_example", "node/test_mul",
-    "node/test_mul_bcast", "node/test_mul_example", "node/test_div", "node/test_div_bcast", "node/test_div_example",
-    "node/test_clip", "node/test_clip_default_inbounds", "node/test_clip_default_max", "node/test_clip_default_min",
-    "node/test_clip_example", "node/test_clip_inbounds", "node/test_clip_outbounds", "node/test_clip_splitbounds",
-    "node/test_dropout_default", "node/test_dropout_default_mask", "node/test_dropout_default_mask_ratio",
-    "node/test_dropout_default_old", "node/test_dropout_default_ratio", "node/test_dropout_random_old",
-    "node/test_batchnorm_epsilon", "node/test_batchnorm_example",
+    "node/test_relu",
+    "node/test_sigmoid",
+    "node/test_sigmoid_example",
+    "node/test_identity",
+    "node/test_add",
+    "node/test_add_bcast",
+    "node/test_sub",
+    "node/test_sub_bcast",
+    "node/test_sub_example",
+    "node/test_mul",
+    "node/test_mul_bcast",
+    "node/test_mul_example",
+    "node/test_div",
+    "node/test_div_bcast",
+    "node/test_div_example",
+    "node/test_clip",
+    "node/test_clip_default_inbounds",
+    "node/test_clip_default_max",
+    "node/test_clip_default_min",
+    "node/test_clip_example",
+    "node/test_clip_inbounds",
+    "node/test_clip_outbounds",
+    "node/test_clip_splitbounds",
+    "node/test_dropout_default",
+    "node/test_dropout_default_mask",
+    "node/test_dropout_default_mask_ratio",
+    "node/test_dropout_default_old",
+    "node/test_dropout_default_ratio",
+    "node/test_dropout_random_old",
+    "node/test_batchnorm_epsilon",
+    "node/test_batchnorm_example",
     // Softmax (opset 13 semantics)
-    "node/test_softmax_axis_0", "node/test_softmax_axis_1", "node/test_softmax_axis_2",
-    "node/test_softmax_default_axis", "node/test_softmax_example", "node/test_softmax_large_number",
+    "node/test_softmax_axis_0",
+    "node/test_softmax_axis_1",
+    "node/test_softmax_axis_2",
+    "node/test_softmax_default_axis",
+    "node/test_softmax_example",
+    "node/test_softmax_large_number",
     "node/test_softmax_negative_axis",
     // Gemm, MatMul
-    "node/test_gemm_all_attributes", "node/test_gemm_alpha", "node/test_gemm_beta",
-    "node/test_gemm_default_matrix_bias", "node/test_gemm_default_no_bias", "node/test_gemm_default_scalar_bias",
-    "node/test_gemm_default_single_elem_vector_bias", "node/test_gemm_default_vector_bias",
-    "node/test_gemm_default_zero_bias", "node/test_gemm_transposeA", "node/test_gemm_transposeB",
-    "node/test_matmul_2d", "node/test_matmul_3d", "node/test_matmul_4d",
+    "node/test_gemm_all_attributes",
+    "node/test_gemm_alpha",
+    "node/test_gemm_beta",
+    "node/test_gemm_default_matrix_bias",
+    "node/test_gemm_default_no_bias",
+    "node/test_gemm_default_scalar_bias",
+    "node/test_gemm_default_single_elem_vector_bias",
+    "node/test_gemm_default_vector_bias",
+    "node/test_gemm_default_zero_bias",
+    "node/test_gemm_transposeA",
+    "node/test_gemm_transposeB",
+    "node/test_matmul_2d",
+    "node/test_matmul_3d",
+    "node/test_matmul_4d",
     // Shapes and data movement (Reshape's int64 shape input is passed as float values)
-    "node/test_concat_1d_axis_0", "node/test_concat_1d_axis_negative_1", "node/test_concat_2d_axis_0",
-    "node/test_concat_2d_axis_1", "node/test_concat_2d_axis_negative_1", "node/test_concat_2d_axis_negative_2",
-    "node/test_concat_3d_axis_0", "node/test_concat_3d_axis_1", "node/test_concat_3d_axis_2",
-    "node/test_concat_3d_axis_negative_1", "node/test_concat_3d_axis_negative_2",
-    "node/test_concat_3d_axis_negative_3", "node/test_flatten_axis0", "node/test_flatten_axis1",
-    "node/test_flatten_axis2", "node/test_flatten_axis3", "node/test_flatten_default_axis",
-    "node/test_flatten_negative_axis1", "node/test_flatten_negative_axis2", "node/test_flatten_negative_axis3",
-    "node/test_flatten_negative_axis4", "node/test_reshape_allowzero_reordered", "node/test_reshape_extended_dims",
-    "node/test_reshape_negative_dim", "node/test_reshape_negative_extended_dims", "node/test_reshape_one_dim",
-    "node/test_reshape_reduced_dims", "node/test_reshape_reordered_all_dims",
-    "node/test_reshape_reordered_last_dims", "node/test_reshape_zero_and_negative_dim", "node/test_reshape_zero_dim",
-    "node/test_transpose_default", "node/test_transpose_all_permutations_0", "node/test_transpose_all_permutations_1",
-    "node/test_transpose_all_permutations_2", "node/test_transpose_all_permutations_3",
-    "node/test_transpose_all_permutations_4", "node/test_transpose_all_permutations_5", "node/test_constant",
+    "node/test_concat_1d_axis_0",
+    "node/test_concat_1d_axis_negative_1",
+    "node/test_concat_2d_axis_0",
+    "node/test_concat_2d_axis_1",
+    "node/test_concat_2d_axis_negative_1",
+    "node/test_concat_2d_axis_negative_2",
+    "node/test_concat_3d_axis_0",
+    "node/test_concat_3d_axis_1",
+    "node/test_concat_3d_axis_2",
+    "node/test_concat_3d_axis_negative_1",
+    "node/test_concat_3d_axis_negative_2",
+    "node/test_concat_3d_axis_negative_3",
+    "node/test_flatten_axis0",
+    "node/test_flatten_axis1",
+    "node/test_flatten_axis2",
+    "node/test_flatten_axis3",
+    "node/test_flatten_default_axis",
+    "node/test_flatten_negative_axis1",
+    "node/test_flatten_negative_axis2",
+    "node/test_flatten_negative_axis3",
+    "node/test_flatten_negative_axis4",
+    "node/test_reshape_allowzero_reordered",
+    "node/test_reshape_extended_dims",
+    "node/test_reshape_negative_dim",
+    "node/test_reshape_negative_extended_dims",
+    "node/test_reshape_one_dim",
+    "node/test_reshape_reduced_dims",
+    "node/test_reshape_reordered_all_dims",
+    "node/test_reshape_reordered_last_dims",
+    "node/test_reshape_zero_and_negative_dim",
+    "node/test_reshape_zero_dim",
+    "node/test_transpose_default",
+    "node/test_transpose_all_permutations_0",
+    "node/test_transpose_all_permutations_1",
+    "node/test_transpose_all_permutations_2",
+    "node/test_transpose_all_permutations_3",
+    "node/test_transpose_all_permutations_4",
+    "node/test_transpose_all_permutations_5",
+    "node/test_constant",
     // PyTorch exports (weights as initializers, older opsets)
-    "pytorch-converted/test_AvgPool2d", "pytorch-converted/test_AvgPool2d_stride",
-    "pytorch-converted/test_BatchNorm1d_3d_input_eval", "pytorch-converted/test_BatchNorm2d_eval",
-    "pytorch-converted/test_BatchNorm2d_momentum_eval", "pytorch-converted/test_Conv1d",
-    "pytorch-converted/test_Conv1d_dilated", "pytorch-converted/test_Conv1d_groups",
-    "pytorch-converted/test_Conv1d_pad1", "pytorch-converted/test_Conv1d_pad1size1",
-    "pytorch-converted/test_Conv1d_pad2", "pytorch-converted/test_Conv1d_pad2size1",
-    "pytorch-converted/test_Conv1d_stride", "pytorch-converted/test_Conv2d", "pytorch-converted/test_Conv2d_depthwise",
-    "pytorch-converted/test_Conv2d_depthwise_padded", "pytorch-converted/test_Conv2d_depthwise_strided",
-    "pytorch-converted/test_Conv2d_depthwise_with_multiplier", "pytorch-converted/test_Conv2d_dilated",
-    "pytorch-converted/test_Conv2d_groups", "pytorch-converted/test_Conv2d_groups_thnn",
-    "pytorch-converted/test_Conv2d_no_bias", "pytorch-converted/test_Conv2d_padding",
-    "pytorch-converted/test_Conv2d_strided", "pytorch-converted/test_Linear", "pytorch-converted/test_Linear_no_bias",
-    "pytorch-converted/test_MaxPool1d", "pytorch-converted/test_MaxPool1d_stride",
-    "pytorch-converted/test_MaxPool1d_stride_padding_dilation", "pytorch-converted/test_MaxPool2d",
-    "pytorch-converted/test_MaxPool2d_stride_padding_dilation", "pytorch-converted/test_PixelShuffle",
-    "pytorch-converted/test_ReLU", "pytorch-converted/test_Sigmoid", "pytorch-converted/test_Softmax",
-    "pytorch-converted/test_softmax_functional_dim3", "pytorch-converted/test_softmax_lastdim",
-    "pytorch-operator/test_operator_add_broadcast", "pytorch-operator/test_operator_add_size1_broadcast",
+    "pytorch-converted/test_AvgPool2d",
+    "pytorch-converted/test_AvgPool2d_stride",
+    "pytorch-converted/test_BatchNorm1d_3d_input_eval",
+    "pytorch-converted/test_BatchNorm2d_eval",
+    "pytorch-converted/test_BatchNorm2d_momentum_eval",
+    "pytorch-converted/test_Conv1d",
+    "pytorch-converted/test_Conv1d_dilated",
+    "pytorch-converted/test_Conv1d_groups",
+    "pytorch-converted/test_Conv1d_pad1",
+    "pytorch-converted/test_Conv1d_pad1size1",
+    "pytorch-converted/test_Conv1d_pad2",
+    "pytorch-converted/test_Conv1d_pad2size1",
+    "pytorch-converted/test_Conv1d_stride",
+    "pytorch-converted/test_Conv2d",
+    "pytorch-converted/test_Conv2d_depthwise",
+    "pytorch-converted/test_Conv2d_depthwise_padded",
+    "pytorch-converted/test_Conv2d_depthwise_strided",
+    "pytorch-converted/test_Conv2d_depthwise_with_multiplier",
+    "pytorch-converted/test_Conv2d_dilated",
+    "pytorch-converted/test_Conv2d_groups",
+    "pytorch-converted/test_Conv2d_groups_thnn",
+    "pytorch-converted/test_Conv2d_no_bias",
+    "pytorch-converted/test_Conv2d_padding",
+    "pytorch-converted/test_Conv2d_strided",
+    "pytorch-converted/test_Linear",
+    "pytorch-converted/test_Linear_no_bias",
+    "pytorch-converted/test_MaxPool1d",
+    "pytorch-converted/test_MaxPool1d_stride",
+    "pytorch-converted/test_MaxPool1d_stride_padding_dilation",
+    "pytorch-converted/test_MaxPool2d",
+    "pytorch-converted/test_MaxPool2d_stride_padding_dilation",
+    "pytorch-converted/test_PixelShuffle",
+    "pytorch-converted/test_ReLU",
+    "pytorch-converted/test_Sigmoid",
+    "pytorch-converted/test_Softmax",
+    "pytorch-converted/test_softmax_functional_dim3",
+    "pytorch-converted/test_softmax_lastdim",
+    "pytorch-operator/test_operator_add_broadcast",
+    "pytorch-operator/test_operator_add_size1_broadcast",
     "pytorch-operator/test_operator_add_size1_right_broadcast",
-    "pytorch-operator/test_operator_add_size1_singleton_broadcast", "pytorch-operator/test_operator_addconstant",
-    "pytorch-operator/test_operator_addmm", "pytorch-operator/test_operator_clip",
-    "pytorch-operator/test_operator_concat2", "pytorch-operator/test_operator_conv",
-    "pytorch-operator/test_operator_flatten", "pytorch-operator/test_operator_maxpool",
-    "pytorch-operator/test_operator_mm", "pytorch-operator/test_operator_permute2",
-    "pytorch-operator/test_operator_view", "simple/test_single_relu_model",
+    "pytorch-operator/test_operator_add_size1_singleton_broadcast",
+    "pytorch-operator/test_operator_addconstant",
+    "pytorch-operator/test_operator_addmm",
+    "pytorch-operator/test_operator_clip",
+    "pytorch-operator/test_operator_concat2",
+    "pytorch-operator/test_operator_conv",
+    "pytorch-operator/test_operator_flatten",
+    "pytorch-operator/test_operator_maxpool",
+    "pytorch-operator/test_operator_mm",
+    "pytorch-operator/test_operator_permute2",
+    "pytorch-operator/test_operator_view",
+    "simple/test_single_relu_model",
 };
 
 std::string testdata() {
     std::string dir = URSA_ONNX_TESTDATA;
-    if (dir.empty()) FAIL("URSA_ONNX_TESTDATA is empty: install libonnx-testdata (tools/setup.sh) and reconfigure");
+    if (dir.empty())
+        FAIL("URSA_ONNX_TESTDATA is empty: install libonnx-testdata (tools/setup.sh) and reconfigure");
     return dir;
 }
 
@@ -298,11 +412,13 @@ TEST_CASE("malformed model bytes give an Error, never a crash") {
             }
             // A cut can land between top-level fields and leave a valid (smaller) model,
             // but most cuts fall inside the graph.
-            CHECK_MESSAGE(errors * 10 >= bytes.size() * 9, name << ": " << errors << " errors of " << bytes.size());
+            CHECK_MESSAGE(errors * 10 >= bytes.size() * 9,
+                          name << ": " << errors << " errors of " << bytes.size());
             for (size_t cut : {size_t(1), size_t(5), bytes.size() / 3, bytes.size() / 2}) {
                 auto e = Engine::load(bytes.data(), cut);
                 REQUIRE_FALSE(e.ok());
-                CHECK_MESSAGE(e.error().message.find("malformed ONNX") != std::string::npos, e.error().message);
+                CHECK_MESSAGE(e.error().message.find("malformed ONNX") != std::string::npos,
+                              e.error().message);
             }
         }
     }
@@ -363,7 +479,8 @@ TEST_CASE("unsupported operators and attributes are named at load") {
     CHECK_MESSAGE(r.error().message.find("FancyOp") != std::string::npos, r.error().message);
     CHECK(r.error().message.find("y_node") != std::string::npos);  // the node's name
 
-    auto bad_pad = graph_with(node("MaxPool", {"x"}, {"y"}, {attr_ints("kernel_shape", {2, 2}), attr_str("auto_pad", "BOGUS")}));
+    auto bad_pad = graph_with(
+        node("MaxPool", {"x"}, {"y"}, {attr_ints("kernel_shape", {2, 2}), attr_str("auto_pad", "BOGUS")}));
     r = Engine::load(bad_pad.data(), bad_pad.size());
     REQUIRE_FALSE(r.ok());
     CHECK_MESSAGE(r.error().message.find("auto_pad") != std::string::npos, r.error().message);
@@ -469,7 +586,10 @@ TEST_CASE("FLOAT16 and INT64 initializers, Constant and Reshape") {
     for (uint16_t h : halves) raw += char(h & 0xff), raw += char(h >> 8);
     Proto h_raw, h_ints;
     h_raw.packed(1, {6}).varint(2, 10).bytes(8, "h_raw").bytes(9, raw);
-    h_ints.packed(1, {6}).varint(2, 10).bytes(8, "h_ints").packed(5, std::vector<int64_t>(halves.begin(), halves.end()));
+    h_ints.packed(1, {6})
+        .varint(2, 10)
+        .bytes(8, "h_ints")
+        .packed(5, std::vector<int64_t>(halves.begin(), halves.end()));
     Proto shape_const = Proto().bytes(1, "value").msg(5, int64_tensor("", {0, 3, -1})).varint(20, 4);
     Proto g;
     g.msg(1, node("Add", {"x", "h_raw"}, {"a"}))
@@ -500,11 +620,12 @@ TEST_CASE("FLOAT16 and INT64 initializers, Constant and Reshape") {
 namespace {
 
 // Direct (slow, obviously right) convolution for checking im2col + GEMM.
-std::vector<float> reference_conv(const Tensor& x, const Tensor& w, const std::vector<float>& bias, int stride,
-                                  int pad, int dil, int group, std::vector<int64_t>& shape) {
+std::vector<float> reference_conv(const Tensor& x, const Tensor& w, const std::vector<float>& bias,
+                                  int stride, int pad, int dil, int group, std::vector<int64_t>& shape) {
     const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
     const int64_t M = w.shape[0], KH = w.shape[2], KW = w.shape[3], Cg = C / group, Mg = M / group;
-    const int64_t OH = (H + 2 * pad - (KH - 1) * dil - 1) / stride + 1, OW = (W + 2 * pad - (KW - 1) * dil - 1) / stride + 1;
+    const int64_t OH = (H + 2 * pad - (KH - 1) * dil - 1) / stride + 1,
+                  OW = (W + 2 * pad - (KW - 1) * dil - 1) / stride + 1;
     shape = {N, M, OH, OW};
     std::vector<float> y(size_t(N * M * OH * OW));
     for (int64_t n = 0; n < N; ++n)
@@ -534,22 +655,25 @@ TEST_CASE("Conv and MatMul match direct references on shapes that cross the GEMM
         bool bias;
     };
     const Case cases[] = {
-        {1, 32, 37, 20, 21, 3, 1, 1, 1, 1, true},   // K = 288, P = 420: several k and j blocks, M % 4 != 0
-        {2, 6, 10, 17, 15, 5, 2, 2, 1, 2, false},   // strided, grouped
-        {1, 8, 8, 12, 12, 3, 1, 2, 2, 8, true},     // depthwise, dilated
-        {1, 16, 5, 9, 30, 1, 1, 0, 1, 1, true},     // 1x1: GEMM straight on the input
-        {1, 3, 64, 40, 40, 7, 2, 3, 1, 1, false},   // a ResNet stem
+        {1, 32, 37, 20, 21, 3, 1, 1, 1, 1, true},  // K = 288, P = 420: several k and j blocks, M % 4 != 0
+        {2, 6, 10, 17, 15, 5, 2, 2, 1, 2, false},  // strided, grouped
+        {1, 8, 8, 12, 12, 3, 1, 2, 2, 8, true},    // depthwise, dilated
+        {1, 16, 5, 9, 30, 1, 1, 0, 1, 1, true},    // 1x1: GEMM straight on the input
+        {1, 3, 64, 40, 40, 7, 2, 3, 1, 1, false},  // a ResNet stem
     };
     for (const Case& cs : cases) {
-        INFO("conv c=" << cs.c << " m=" << cs.m << " k=" << cs.k << " stride=" << cs.stride << " group=" << cs.group);
-        Tensor w{{cs.m, cs.c / cs.group, cs.k, cs.k}, random_values(size_t(cs.m * (cs.c / cs.group) * cs.k * cs.k), 11)};
+        INFO("conv c=" << cs.c << " m=" << cs.m << " k=" << cs.k << " stride=" << cs.stride
+                       << " group=" << cs.group);
+        Tensor w{{cs.m, cs.c / cs.group, cs.k, cs.k},
+                 random_values(size_t(cs.m * (cs.c / cs.group) * cs.k * cs.k), 11)};
         std::vector<float> bias = cs.bias ? random_values(size_t(cs.m), 12) : std::vector<float>{};
         Tensor x{{cs.n, cs.c, cs.h, cs.w}, random_values(size_t(cs.n * cs.c * cs.h * cs.w), 13)};
         Proto g;
         std::vector<std::string> inputs = {"x", "w"};
         if (cs.bias) inputs.push_back("b"), g.msg(5, tensor("b", {cs.m}, bias));
         g.msg(1, node("Conv", inputs, {"y"},
-                      {attr_ints("strides", {cs.stride, cs.stride}), attr_ints("pads", {cs.pad, cs.pad, cs.pad, cs.pad}),
+                      {attr_ints("strides", {cs.stride, cs.stride}),
+                       attr_ints("pads", {cs.pad, cs.pad, cs.pad, cs.pad}),
                        attr_ints("dilations", {cs.dil, cs.dil}), attr_int("group", cs.group)}))
             .msg(5, tensor("w", w.shape, w.data))
             .msg(11, value_info("x", x.shape))
@@ -568,7 +692,9 @@ TEST_CASE("Conv and MatMul match direct references on shapes that cross the GEMM
     // [2, 67, 300] x [300, 513] (B broadcast over the batch)
     Tensor a{{2, 67, 300}, random_values(2 * 67 * 300, 21)}, b{{300, 513}, random_values(300 * 513, 22)};
     Proto g;
-    g.msg(1, node("MatMul", {"a", "b"}, {"y"})).msg(11, value_info("a", a.shape)).msg(11, value_info("b", b.shape))
+    g.msg(1, node("MatMul", {"a", "b"}, {"y"}))
+        .msg(11, value_info("a", a.shape))
+        .msg(11, value_info("b", b.shape))
         .msg(12, value_info("y", {}));
     Bytes m = model(g);
     auto e = Engine::load(m.data(), m.size());
@@ -580,7 +706,8 @@ TEST_CASE("Conv and MatMul match direct references on shapes that cross the GEMM
         for (size_t i = 0; i < 67; ++i)
             for (size_t j = 0; j < 513; ++j) {
                 double acc = 0;
-                for (size_t k = 0; k < 300; ++k) acc += double(a.data[(t * 67 + i) * 300 + k]) * b.data[k * 513 + j];
+                for (size_t k = 0; k < 300; ++k)
+                    acc += double(a.data[(t * 67 + i) * 300 + k]) * b.data[k * 513 + j];
                 want.data[(t * 67 + i) * 513 + j] = float(acc);
             }
     std::string diff = compare((*y)[0], want);
@@ -588,12 +715,15 @@ TEST_CASE("Conv and MatMul match direct references on shapes that cross the GEMM
 
     // Shapes that only meet at run time: the error names the node.
     Proto g2;
-    g2.msg(1, node("Add", {"p", "q"}, {"y"})).msg(11, value_info("p", {-1, -1})).msg(11, value_info("q", {-1, -1}))
+    g2.msg(1, node("Add", {"p", "q"}, {"y"}))
+        .msg(11, value_info("p", {-1, -1}))
+        .msg(11, value_info("q", {-1, -1}))
         .msg(12, value_info("y", {}));
     Bytes m2 = model(g2);
     auto add = Engine::load(m2.data(), m2.size());
     REQUIRE(add.ok());
-    auto bad = (*add)->run_all({Tensor{{2, 3}, std::vector<float>(6)}, Tensor{{4, 5}, std::vector<float>(20)}});
+    auto bad =
+        (*add)->run_all({Tensor{{2, 3}, std::vector<float>(6)}, Tensor{{4, 5}, std::vector<float>(20)}});
     REQUIRE_FALSE(bad.ok());
     CHECK_MESSAGE(bad.error().message.find("Add (node 'y_node')") != std::string::npos, bad.error().message);
     CHECK(bad.error().message.find("[2,3]") != std::string::npos);
@@ -613,8 +743,8 @@ struct ResNetBuilder {
         g.msg(5, tensor(name, dims, v));
         return name;
     }
-    std::string op(const std::string& type, const std::vector<std::string>& in, const std::vector<Proto>& attrs = {},
-                   std::string out = "") {
+    std::string op(const std::string& type, const std::vector<std::string>& in,
+                   const std::vector<Proto>& attrs = {}, std::string out = "") {
         if (out.empty()) out = fresh(type);
         g.msg(1, node(type, in, {out}, attrs));
         return out;
@@ -632,7 +762,8 @@ struct ResNetBuilder {
             for (float& f : v) f += center;
             return weight({c}, v);
         };
-        std::string s = around(1.f, 0.2f), b = around(0.f, 0.1f), mean = around(0.f, 0.1f), var = around(1.f, 0.2f);
+        std::string s = around(1.f, 0.2f), b = around(0.f, 0.1f), mean = around(0.f, 0.1f),
+                    var = around(1.f, 0.2f);
         return op("BatchNormalization", {x, s, b, mean, var}, {attr_float("epsilon", 1e-5f)});
     }
     std::string block(const std::string& x, int64_t cin, int64_t cout, int64_t stride) {
@@ -643,7 +774,9 @@ struct ResNetBuilder {
     }
     Bytes build(int64_t hw, int64_t classes) {
         std::string y = op("Relu", {bn(conv("image", 3, 64, 7, 2), 64)});
-        y = op("MaxPool", {y}, {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_ints("pads", {1, 1, 1, 1})});
+        y = op("MaxPool", {y},
+               {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}),
+                attr_ints("pads", {1, 1, 1, 1})});
         int64_t cin = 64;
         for (int64_t cout : {64, 128, 256, 512}) {
             y = block(y, cin, cout, cout == 64 ? 1 : 2);
@@ -687,7 +820,8 @@ TEST_CASE("a ResNet-18 at 64x64 runs, batches consistently and fast") {
     auto single = (*e)->run(one);
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     REQUIRE(single.ok());
-    for (size_t k = 0; k < 10; ++k) CHECK(single->data[k] == doctest::Approx(batch->data[10 + k]).epsilon(1e-4));
+    for (size_t k = 0; k < 10; ++k)
+        CHECK(single->data[k] == doctest::Approx(batch->data[10 + k]).epsilon(1e-4));
     MESSAGE("ResNet-18, 1x3x64x64: " << ms << " ms");
 #if defined(NDEBUG) && !defined(URSA_TEST_SANITIZED) && !defined(__EMSCRIPTEN__)
     CHECK(ms < 1000.0);

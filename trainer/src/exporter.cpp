@@ -174,7 +174,7 @@ Result<std::string> export_onnx(Classifier& model, const RunConfig& config) {
 
     add_meta(m, kMetaLabels, labels_json(config.labels));
     add_meta(m, kMetaInput, input_json(config.input));
-    add_meta(m, kMetaArch, config.arch);
+    add_meta(m, kMetaArch, json::quote(config.arch));
     add_meta(m, kMetaValidError, config.valid_error < 0 ? "null" : json::number(config.valid_error));
     add_meta(m, kMetaVersion, json::quote(URSA_VERSION));
 

@@ -1,0 +1,93 @@
+#include "torch_doctest.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "ursa/dataset.h"
+#include "ursa/learner.h"
+
+using namespace ursa;
+namespace fs = std::filesystem;
+
+TEST_CASE("one-cycle schedule follows fastai's formulas") {
+    OneCycle s{1e-3};
+    CHECK(s.lr(0) == doctest::Approx(1e-3 / 25));
+    CHECK(s.lr(0.25) == doctest::Approx(1e-3));
+    CHECK(s.lr(1.0) == doctest::Approx(1e-3 / 1e5));
+    CHECK(s.lr(0.125) == doctest::Approx((1e-3 / 25 + 1e-3) / 2));
+    CHECK(s.momentum(0) == doctest::Approx(0.95));
+    CHECK(s.momentum(0.25) == doctest::Approx(0.85));
+    CHECK(s.momentum(1.0) == doctest::Approx(0.95));
+}
+
+namespace {
+
+fs::path make_tree(const std::string& name, const std::vector<std::string>& files) {
+    const fs::path root = fs::path(URSA_TEST_TMP) / name;
+    fs::remove_all(root);
+    for (const auto& f : files) {
+        fs::create_directories((root / f).parent_path());
+        std::ofstream(root / f) << "x";
+    }
+    return root;
+}
+
+}  // namespace
+
+TEST_CASE("image files are found by extension, case-insensitively, skipping hidden ones") {
+    const fs::path root = make_tree("find", {"a/1.JPG", "a/2.png", "a/.hidden.jpg", ".cache/3.jpg", "b/deep/4.jpeg",
+                                             "b/notes.txt", "b/5.WebP"});
+    auto files = find_image_files(root.string());
+    std::vector<std::string> rel;
+    for (const auto& f : files) rel.push_back(fs::relative(f, root).string());
+    const std::vector<std::string> expected = {"a/1.JPG", "a/2.png", "b/5.WebP", "b/deep/4.jpeg"};
+    CHECK(rel == expected);
+}
+
+TEST_CASE("labels come from parent folders; the random split is seeded and reproducible") {
+    std::vector<std::string> files;
+    for (int i = 0; i < 10; ++i) files.push_back("cat/" + std::to_string(i) + ".png");
+    for (int i = 0; i < 10; ++i) files.push_back("dog/" + std::to_string(i) + ".png");
+    const fs::path root = make_tree("split", files);
+    DatasetOptions o;
+    o.valid_pct = 0.2;
+    o.seed = 42;
+    auto a = make_dataset(root.string(), o);
+    REQUIRE(a.ok());
+    CHECK(a->vocab == (std::vector<std::string>{"cat", "dog"}));
+    CHECK(a->split == "random");
+    CHECK(a->valid.size() == 4);  // int(0.2 * 20)
+    CHECK(a->train.size() == 16);
+    auto b = make_dataset(root.string(), o);
+    REQUIRE(b.ok());
+    for (size_t i = 0; i < a->valid.size(); ++i) CHECK(a->valid[i].path == b->valid[i].path);
+    o.seed = 7;
+    auto c = make_dataset(root.string(), o);
+    bool differs = false;
+    for (size_t i = 0; i < a->valid.size(); ++i) differs |= a->valid[i].path != c->valid[i].path;
+    CHECK(differs);
+    for (const auto& item : a->train) CHECK(item.label == (item.path.find("/dog/") != std::string::npos ? 1 : 0));
+}
+
+TEST_CASE("train/ and valid/ folders give the folder split") {
+    const fs::path root = make_tree("folders", {"train/a/1.png", "train/b/2.png", "valid/a/3.png", "valid/b/4.png"});
+    auto ds = make_dataset(root.string(), {});
+    REQUIRE(ds.ok());
+    CHECK(ds->split == "folder");
+    CHECK(ds->train.size() == 2);
+    CHECK(ds->valid.size() == 2);
+    CHECK(ds->vocab == (std::vector<std::string>{"a", "b"}));
+}
+
+TEST_CASE("dataset errors say what is wrong") {
+    auto missing = make_dataset("/nonexistent/photos", {});
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.error().message.find("/nonexistent/photos") != std::string::npos);
+    const fs::path one = make_tree("onelabel", {"only/1.png", "only/2.png"});
+    auto single = make_dataset(one.string(), {});
+    REQUIRE_FALSE(single.ok());
+    CHECK(single.error().message.find("only one label") != std::string::npos);
+    DatasetOptions folder;
+    folder.split = "folder";
+    CHECK_FALSE(make_dataset(one.string(), folder).ok());
+}
