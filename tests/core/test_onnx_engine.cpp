@@ -797,13 +797,10 @@ struct ResNetBuilder {
 #define URSA_TEST_SANITIZED 1
 #endif
 #endif
-#if defined(__SANITIZE_ADDRESS__)
-#define URSA_TEST_SANITIZED 1
-#endif
 
 }  // namespace
 
-TEST_CASE("a ResNet-18 at 64x64 runs, batches consistently and fast") {
+TEST_CASE("a ResNet-18 at 64x64 runs and batches consistently") {
     Bytes m = ResNetBuilder().build(64, 10);
     auto e = Engine::load(m.data(), m.size());
     REQUIRE_MESSAGE(e.ok(), e.error().message);
@@ -822,8 +819,6 @@ TEST_CASE("a ResNet-18 at 64x64 runs, batches consistently and fast") {
     REQUIRE(single.ok());
     for (size_t k = 0; k < 10; ++k)
         CHECK(single->data[k] == doctest::Approx(batch->data[10 + k]).epsilon(1e-4));
+    // Speed is reported here, measured in benchmarks, and never asserted in a test.
     MESSAGE("ResNet-18, 1x3x64x64: " << ms << " ms");
-#if defined(NDEBUG) && !defined(URSA_TEST_SANITIZED) && !defined(__EMSCRIPTEN__)
-    CHECK(ms < 1000.0);
-#endif
 }
