@@ -792,11 +792,6 @@ struct ResNetBuilder {
     }
 };
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define URSA_TEST_SANITIZED 1
-#endif
-#endif
 
 }  // namespace
 
