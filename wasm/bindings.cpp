@@ -46,56 +46,11 @@ val to_float32_array(const std::vector<float>& data) {
     return val::global("Float32Array").new_(emscripten::typed_memory_view(data.size(), data.data()));
 }
 
-bool read_triplet(const ursa::json::Value* value, std::array<float, 3>& out) {
-    if (!value) return true;  // absent: keep the default
-    if (!value->is_array() || value->array.size() != 3) return false;
-    for (size_t i = 0; i < 3; ++i) {
-        if (!value->array[i].is_number()) return false;
-        out[i] = static_cast<float>(value->array[i].number);
-    }
-    return true;
-}
-
-// The `input` object of the model info JSON:
-// {"size":[H,W],"resize":"crop|squish|pad","mean":[3],"std":[3]}.
-ursa::Result<ursa::InputSpec> parse_input_spec(const std::string& text) {
-    auto parsed = ursa::json::parse(text);
-    if (!parsed.ok()) return ursa::make_error("input spec: " + parsed.error().message);
-    const ursa::json::Value& root = parsed.value();
-    if (!root.is_object()) return ursa::make_error("input spec: not a JSON object");
-
-    ursa::InputSpec spec;
-    const ursa::json::Value* size = root.find("size");
-    if (!size || !size->is_array() || size->array.size() != 2 || !size->array[0].is_number() ||
-        !size->array[1].is_number())
-        return ursa::make_error("input spec: \"size\" must be [height, width]");
-    spec.height = static_cast<int>(size->array[0].number);
-    spec.width = static_cast<int>(size->array[1].number);
-    if (spec.height < 1 || spec.width < 1 || spec.height > 8192 || spec.width > 8192)
-        return ursa::make_error("input spec: size out of range");
-
-    if (const ursa::json::Value* resize = root.find("resize")) {
-        if (!resize->is_string()) return ursa::make_error("input spec: \"resize\" must be a string");
-        auto method = ursa::parse_resize_method(resize->string);
-        if (!method.ok()) return ursa::make_error("input spec: " + method.error().message);
-        spec.resize = method.value();
-    }
-    if (!read_triplet(root.find("mean"), spec.mean))
-        return ursa::make_error("input spec: \"mean\" must be 3 numbers");
-    if (!read_triplet(root.find("std"), spec.std)) return ursa::make_error("input spec: \"std\" must be 3 numbers");
-    for (float s : spec.std)
-        if (!(s > 0.f)) return ursa::make_error("input spec: \"std\" must be positive");
-    return spec;
-}
-
-// Fit + normalise a decoded image; width/height report the image as decoded
-// (after EXIF orientation), not the model size. Same steps as ursa::preprocess.
+// {tensor, width, height}: the model's input tensor; width/height are the image as
+// decoded, not the model size.
 val tensor_result(const ursa::Image& image, const ursa::InputSpec& spec) {
-    std::vector<float> chw;
-    chw.reserve(static_cast<size_t>(3) * spec.width * spec.height);
-    ursa::normalize_to_chw(ursa::fit(image, spec.width, spec.height, spec.resize), spec.mean, spec.std, chw);
     val out = val::object();
-    out.set("tensor", to_float32_array(chw));
+    out.set("tensor", to_float32_array(ursa::image_to_tensor(image, spec)));
     out.set("width", image.width);
     out.set("height", image.height);
     return out;
@@ -111,8 +66,8 @@ std::string model_info(val onnx_bytes) {
 
 // preprocess(Uint8Array imageBytes, string inputSpecJson) -> {tensor, width, height} | {error}.
 val preprocess(val image_bytes, const std::string& spec_json) {
-    auto spec = parse_input_spec(spec_json);
-    if (!spec.ok()) return error_object(spec.error().message);
+    auto spec = ursa::parse_input_spec(spec_json);
+    if (!spec.ok()) return error_object("input spec: " + spec.error().message);
     const std::vector<uint8_t> bytes = copy_from_js<uint8_t>(image_bytes);
     if (bytes.empty()) return error_object("empty file");
     auto image = ursa::decode_image(bytes.data(), bytes.size());
@@ -123,8 +78,8 @@ val preprocess(val image_bytes, const std::string& spec_json) {
 // preprocessRGBA(Uint8Array rgba, width, height, string inputSpecJson): for images
 // the browser decoded itself (WebP, AVIF, ...).
 val preprocess_rgba(val rgba, int width, int height, const std::string& spec_json) {
-    auto spec = parse_input_spec(spec_json);
-    if (!spec.ok()) return error_object(spec.error().message);
+    auto spec = ursa::parse_input_spec(spec_json);
+    if (!spec.ok()) return error_object("input spec: " + spec.error().message);
     if (width < 1 || height < 1) return error_object("image has no pixels");
     const std::vector<uint8_t> pixels = copy_from_js<uint8_t>(rgba);
     if (pixels.size() != static_cast<size_t>(width) * static_cast<size_t>(height) * 4)

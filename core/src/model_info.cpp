@@ -35,7 +35,34 @@ Result<std::array<float, 3>> read_triple(const json::Value& input, const char* k
     return out;
 }
 
-Result<InputSpec> parse_input(const std::string& text) {
+Result<std::vector<std::string>> parse_labels(const std::string& text) {
+    auto parsed = json::parse(text);
+    if (!parsed) return make_error(std::string(kMetaLabels) + " is not valid JSON: " + parsed.error().message);
+    if (!parsed->is_array() || parsed->array.empty())
+        return make_error(std::string(kMetaLabels) + " must be a non-empty array of strings");
+    std::vector<std::string> labels;
+    for (const auto& item : parsed->array) {
+        if (!item.is_string()) return make_error(std::string(kMetaLabels) + " must hold only strings");
+        labels.push_back(item.string);
+    }
+    return labels;
+}
+
+// Metadata values are JSON; a bare word (not valid JSON) is taken as it is, so
+// hand-written metadata like ursa.arch=resnet18 still reads.
+std::string json_text(const std::string& value) {
+    auto v = json::parse(value);
+    return v.ok() && v->is_string() ? v->string : value;
+}
+
+double json_number(const std::string& value) {
+    auto v = json::parse(value);
+    return v.ok() && v->is_number() ? v->number : -1;
+}
+
+}  // namespace
+
+Result<InputSpec> parse_input_spec(const std::string& text) {
     auto parsed = json::parse(text);
     if (!parsed) return make_error(std::string(kMetaInput) + " is not valid JSON: " + parsed.error().message);
     const json::Value& v = *parsed;
@@ -63,33 +90,6 @@ Result<InputSpec> parse_input(const std::string& text) {
     spec.mean = *mean, spec.std = *std;
     return spec;
 }
-
-Result<std::vector<std::string>> parse_labels(const std::string& text) {
-    auto parsed = json::parse(text);
-    if (!parsed) return make_error(std::string(kMetaLabels) + " is not valid JSON: " + parsed.error().message);
-    if (!parsed->is_array() || parsed->array.empty())
-        return make_error(std::string(kMetaLabels) + " must be a non-empty array of strings");
-    std::vector<std::string> labels;
-    for (const auto& item : parsed->array) {
-        if (!item.is_string()) return make_error(std::string(kMetaLabels) + " must hold only strings");
-        labels.push_back(item.string);
-    }
-    return labels;
-}
-
-// Metadata values are JSON; a bare word (not valid JSON) is taken as it is, so
-// hand-written metadata like ursa.arch=resnet18 still reads.
-std::string json_text(const std::string& value) {
-    auto v = json::parse(value);
-    return v.ok() && v->is_string() ? v->string : value;
-}
-
-double json_number(const std::string& value) {
-    auto v = json::parse(value);
-    return v.ok() && v->is_number() ? v->number : -1;
-}
-
-}  // namespace
 
 std::string labels_json(const std::vector<std::string>& labels) {
     std::string out = "[";
@@ -121,7 +121,7 @@ Result<ModelInfo> model_info_from_metadata(const onnx::MetadataProps& props) {
                           " in metadata_props (export it with `ursa export`, or add them: see design.md)");
     auto parsed_labels = parse_labels(*labels);
     if (!parsed_labels) return parsed_labels.error();
-    auto spec = parse_input(*input);
+    auto spec = parse_input_spec(*input);
     if (!spec) return spec.error();
     info.labels = std::move(*parsed_labels);
     info.input = *spec;

@@ -210,13 +210,18 @@ void normalize_to_chw(const Image& image, const std::array<float, 3>& mean, cons
     }
 }
 
+std::vector<float> image_to_tensor(const Image& image, const InputSpec& spec) {
+    std::vector<float> out;
+    out.reserve(static_cast<size_t>(3) * spec.width * spec.height);
+    normalize_to_chw(fit(image, spec.width, spec.height, spec.resize), spec.mean, spec.std, out);
+    return out;
+}
+
 Result<std::vector<float>> preprocess(const uint8_t* data, size_t size, const InputSpec& spec,
                                       const DecodeOptions& options) {
     Result<Image> image = decode_image(data, size, options);
     if (!image) return image.error();
-    std::vector<float> out;
-    normalize_to_chw(fit(*image, spec.width, spec.height, spec.resize), spec.mean, spec.std, out);
-    return out;
+    return image_to_tensor(*image, spec);
 }
 
 }  // namespace ursa

@@ -58,13 +58,11 @@ echo "== predict"
 "$ursa" predict "$work/model.onnx" "$photo" --json > "$work/predict.json"
 cat "$work/predict.json"
 
-# A model without Ursa metadata, for the page's bring-your-own-model error.
-bad_model=()
-if "$python" -c 'import onnx' 2>/dev/null; then
-  "$python" -c 'import onnx, sys; m = onnx.load(sys.argv[1]); del m.metadata_props[:]; onnx.save(m, sys.argv[2])' \
-    "$work/model.onnx" "$work/no-metadata.onnx"
-  bad_model=(--bad-model "$work/no-metadata.onnx" --model-file "$work/model.onnx")
-fi
+# A model without Ursa metadata, for the page's bring-your-own-model error
+# (python3-onnx is installed by tools/setup.sh).
+"$python" -c 'import onnx, sys; m = onnx.load(sys.argv[1]); del m.metadata_props[:]; onnx.save(m, sys.argv[2])' \
+  "$work/model.onnx" "$work/no-metadata.onnx"
+bad_model=(--bad-model "$work/no-metadata.onnx" --model-file "$work/model.onnx")
 
 # Serve the site on a free loopback port.
 port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')

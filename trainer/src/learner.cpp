@@ -57,6 +57,16 @@ torch::optim::AdamW make_optimizer(Classifier& model, const TrainOptions& o) {
                                opts);
 }
 
+// Channels-last weights and inputs: libtorch's CPU convolutions are many times faster
+// in NHWC than in NCHW, most of all at the small sizes this trainer sees.
+void to_channels_last(torch::nn::Module& model) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model.parameters())
+        if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+}
+
+torch::Tensor nhwc(const torch::Tensor& images) { return images.contiguous(torch::MemoryFormat::ChannelsLast); }
+
 void set_hyper(torch::optim::AdamW& opt, double lr, double mom) {
     for (auto& g : opt.param_groups()) {
         auto& o = static_cast<torch::optim::AdamWOptions&>(g.options());
@@ -78,7 +88,7 @@ EvalResult evaluate(Classifier& model, const Prepared& valid, const InputSpec& s
         std::vector<int64_t> idx;
         for (int64_t i = start; i < std::min(n, start + bs); ++i) idx.push_back(i);
         Batch b = make_batch(valid, idx, spec);
-        torch::Tensor logits = model->forward(b.images).to(torch::kFloat32);
+        torch::Tensor logits = model->forward(nhwc(b.images)).to(torch::kFloat32);
         loss_sum += torch::nn::functional::cross_entropy(
                         logits, b.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                         .item<double>();
@@ -165,6 +175,7 @@ int train(const TrainOptions& o) {
         return 2;
     }
     Classifier model = *made;
+    to_channels_last(*model);
     auto opt = make_optimizer(model, o);
     const int64_t batches = n_train / bs;  // drop_last, as fastai's training loader
     const OneCycle sched{o.lr};
@@ -196,8 +207,9 @@ int train(const TrainOptions& o) {
             {
                 at::autocast::set_cpu_enabled(o.bf16);
                 at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-                torch::Tensor logits = model->forward(b.images);
+                torch::Tensor logits = model->forward(nhwc(b.images));
                 at::autocast::set_cpu_enabled(false);
+                if (o.bf16) at::autocast::clear_cache();
                 loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), b.labels);
             }
             opt.zero_grad();

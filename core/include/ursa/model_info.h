@@ -31,6 +31,9 @@ constexpr const char* kMetaVersion = "ursa.version";
 Result<ModelInfo> model_info_from_metadata(const onnx::MetadataProps& props);
 Result<ModelInfo> read_model_info(const uint8_t* data, size_t size);
 
+// The `ursa.input` JSON object ({"size":[H,W],"resize":…,"mean":[3],"std":[3]}).
+Result<InputSpec> parse_input_spec(const std::string& json_text);
+
 // The metadata values as JSON strings, for the exporter.
 std::string labels_json(const std::vector<std::string>& labels);
 std::string input_json(const InputSpec& spec);

@@ -45,6 +45,9 @@ struct InputSpec {
 void normalize_to_chw(const Image& image, const std::array<float, 3>& mean, const std::array<float, 3>& std,
                       std::vector<float>& out);
 
+// Fit + normalise a decoded image: the model's input tensor [3,H,W].
+std::vector<float> image_to_tensor(const Image& image, const InputSpec& spec);
+
 // Decode + fit + normalise: bytes to the model's input tensor [3,H,W].
 Result<std::vector<float>> preprocess(const uint8_t* data, size_t size, const InputSpec& spec,
                                       const DecodeOptions& options = {});

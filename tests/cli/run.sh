@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# CLI end-to-end test (CTest "cli"): a tiny real dataset through train → export →
+# predict, with bad files, bad flags and a model without metadata.
+# usage: bash tests/cli/run.sh URSA_BIN WORKDIR
+set -uo pipefail
+[ $# -eq 2 ] || { echo "usage: bash tests/cli/run.sh URSA_BIN WORKDIR" >&2; exit 2; }
+ursa=$(realpath "$1")
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+py=/usr/bin/python3
+rm -rf "$2" && mkdir -p "$2" && work=$(realpath "$2")
+cd "$work"
+
+passed=0
+failed=0
+ok() { echo "PASS $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL $1"; failed=$((failed + 1)); }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+# run NAME EXPECTED_RC CMD... : runs CMD, keeps stdout/stderr in NAME.out/.err
+run() {
+  local name=$1 want=$2; shift 2
+  "$@" >"$name.out" 2>"$name.err"
+  local rc=$?
+  if [ "$rc" -eq "$want" ]; then ok "$name exits $want"; else bad "$name exits $rc, expected $want"; cat "$name.err"; fi
+}
+contains() { grep -qF -- "$2" "$1"; }
+lacks() { ! grep -qF -- "$2" "$1"; }
+
+"$py" "$here/make_data.py" data
+
+# --- train: bad files are reported with path and reason, skipped, exit 1 ------------
+run train 1 "$ursa" train data --arch resnet18 --size 32 --epochs 2 --bs 8 --valid-pct 0.25 --seed 3 --out run
+check "train reports the truncated file with a reason" contains train.err "data/red/corrupt.jpg: corrupt jpeg"
+check "train reports the text file as not an image" contains train.err "data/green/notes.jpg: not an image"
+check "train skips hidden files silently" lacks train.err ".hidden.jpg"
+check "train prints the per-epoch table header" grep -qE "^epoch +train_loss +valid_loss +error_rate +time" train.out
+check "train prints one row per epoch" test "$(grep -cE '^[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9]{2}:[0-9]{2}$' train.out)" -eq 2
+check "train counts 50 files, 12 for validation (int(0.25*50))" contains train.out "3 labels, 38 train / 12 valid"
+check "run has weights" test -s run/model.safetensors
+check "labels.txt is the sorted vocabulary" test "$(cat run/labels.txt)" = "$(printf 'blue\ngreen\nred')"
+check "history.csv has the contract's columns" test "$(head -n1 run/history.csv)" = "epoch,train_loss,valid_loss,error_rate,time"
+check "history.csv has a row per epoch" test "$(wc -l < run/history.csv)" -eq 3
+check "skipped.csv lists both bad files" test "$(grep -c 'corrupt.jpg\|notes.jpg' run/skipped.csv)" -eq 2
+check "no temporary files are left" test -z "$(find run -name '*.tmp-*')"
+
+# --- the same seed gives the same split and the same first epoch ----------------------
+run train_again 1 "$ursa" train data --arch resnet18 --size 32 --epochs 2 --bs 8 --valid-pct 0.25 --seed 3 --out run2
+check "same seed, same history" test "$(cut -d, -f1-4 run/history.csv)" = "$(cut -d, -f1-4 run2/history.csv)"
+
+# --- export ------------------------------------------------------------------------------
+run export 0 "$ursa" export run -o model.onnx
+"$py" - model.onnx >onnx_check.out 2>&1 <<'PY'
+import json, sys, onnx
+m = onnx.load(sys.argv[1])
+onnx.checker.check_model(m, full_check=True)
+meta = {p.key: p.value for p in m.metadata_props}
+assert json.loads(meta["ursa.labels"]) == ["blue", "green", "red"], meta
+inp = json.loads(meta["ursa.input"])
+assert inp["size"] == [32, 32] and inp["resize"] == "crop", inp
+assert inp["mean"] == [0.485, 0.456, 0.406] and inp["std"] == [0.229, 0.224, 0.225], inp
+assert json.loads(meta["ursa.arch"]) == "resnet18" and json.loads(meta["ursa.version"])
+assert 0 <= json.loads(meta["ursa.valid_error"]) <= 1
+assert [o.version for o in m.opset_import if o.domain in ("", "ai.onnx")] == [13]
+i, = m.graph.input; o, = m.graph.output
+assert i.name == "image" and o.name == "logits"
+dims = [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
+assert dims == ["batch", 3, 32, 32], dims
+assert [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] == ["batch", 3]
+ops = {n.op_type for n in m.graph.node}
+assert "BatchNormalization" not in ops, ops
+print("onnx ok", sorted(ops))
+PY
+check "exported model passes the ONNX checker with the metadata contract" grep -q "onnx ok" onnx_check.out || cat onnx_check.out
+
+# --- predict -----------------------------------------------------------------------------
+run predict_json 1 "$ursa" predict model.onnx data/red/red_00.PNG data/blue/blue_03.jpg data/red/corrupt.jpg missing.jpg --json --top 3
+"$py" - predict_json.out >predict_check.out 2>&1 <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert [e["file"] for e in r] == ["data/red/red_00.PNG", "data/blue/blue_03.jpg", "data/red/corrupt.jpg", "missing.jpg"]
+for e in r[:2]:
+    assert e["label"] in ("blue", "green", "red") and 0 < e["prob"] <= 1, e
+    assert len(e["top"]) == 3 and e["top"][0] == {"label": e["label"], "prob": e["prob"]}, e
+    probs = [t["prob"] for t in e["top"]]
+    assert probs == sorted(probs, reverse=True) and abs(sum(probs) - 1) < 1e-5, probs
+assert "corrupt jpeg" in r[2]["error"] and "label" not in r[2], r[2]
+assert "missing.jpg" in r[3]["error"], r[3]
+print("predict ok")
+PY
+check "predict --json follows the contract, errors per file" grep -q "predict ok" predict_check.out || cat predict_check.out
+run predict_again 1 "$ursa" predict model.onnx data/red/red_00.PNG data/blue/blue_03.jpg data/red/corrupt.jpg missing.jpg --json --top 3
+check "predict is deterministic" cmp -s predict_json.out predict_again.out
+run predict_table 0 "$ursa" predict model.onnx data/green/green_00.PNG --top 2
+check "predict prints a table with 2 labels" test "$(grep -cE '^  (blue|green|red) +[01]\.[0-9]{4}$' predict_table.out)" -eq 2
+
+# --- bad models, bad flags ---------------------------------------------------------------
+run predict_no_model 2 "$ursa" predict nope.onnx data/red/red_00.PNG
+check "a missing model is named" contains predict_no_model.err "nope.onnx"
+"$py" -c 'import onnx, sys; m = onnx.load(sys.argv[1]); del m.metadata_props[:]; onnx.save(m, sys.argv[2])' model.onnx bare.onnx
+run predict_bare 2 "$ursa" predict bare.onnx data/red/red_00.PNG
+check "a model without metadata names the missing keys" contains predict_bare.err "missing ursa.labels, ursa.input"
+run bad_flag 2 "$ursa" train data --out x --bogus
+check "an unknown flag is named" contains bad_flag.err "--bogus"
+run bad_arch 2 "$ursa" train data --out x --arch vgg
+run no_subcommand 2 "$ursa"
+run train_missing_data 2 "$ursa" train does-not-exist --out x
+check "a missing dataset folder is named" contains train_missing_data.err "does-not-exist"
+for sub in import-mnist preprocess train export predict web; do
+  run "help_$sub" 0 "$ursa" "$sub" --help
+done
+run export_no_run 2 "$ursa" export nowhere -o x.onnx
+check "export of a missing run says what is missing" contains export_no_run.err "nowhere"
+
+# --- ursa web never replaces a folder it did not make ------------------------------------
+mkdir -p precious && echo keep > precious/notes.txt
+run web_refuses 2 "$ursa" web --model model.onnx --out precious
+check "the user's folder is untouched" test "$(cat precious/notes.txt)" = keep
+
+# --- preprocess writes exactly Pillow's pixels (fastai crop / pad / squish) ------------
+for method in crop pad squish; do
+  run "preprocess_$method" 0 "$ursa" preprocess "$repo/tests/fixtures/src_160x120.png" --size 24 --method "$method" -o "pre_$method.png"
+  "$py" - "$repo/tests/fixtures" "$method" "pre_$method.png" >"pre_$method.check" 2>&1 <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+from PIL import Image
+from make_fixtures import fit
+ref = fit(Image.open(sys.argv[1] + "/src_160x120.png").convert("RGB"), 24, 24, sys.argv[2])
+out = Image.open(sys.argv[3]).convert("RGB")
+assert out.size == (24, 24) and out.tobytes() == ref.tobytes(), "differs from Pillow"
+print("same as Pillow")
+PY
+  check "preprocess --method $method equals Pillow" grep -q "same as Pillow" "pre_$method.check"
+done
+
+# --- import-mnist -----------------------------------------------------------------------
+run import_mnist 0 "$ursa" import-mnist --out fmnist --per-class 2
+check "import-mnist writes 10 labelled folders per split" test "$(ls fmnist/train | wc -l)" -eq 10 -a "$(ls fmnist/valid | wc -l)" -eq 10
+check "import-mnist keeps 2 per class" test "$(find fmnist -name '*.png' | wc -l)" -eq 40
+check "import-mnist uses file-system-safe names" test -d fmnist/train/T-shirt_top -a -d fmnist/valid/Ankle_boot
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
