@@ -8,6 +8,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   # core + tests
   libstb-dev doctest-dev zlib1g-dev
+  # fuzzing core (libFuzzer)
+  clang libclang-rt-14-dev
   # trainer and CLI
   libtorch-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libonnx-dev libprotobuf-dev protobuf-compiler

@@ -5,6 +5,8 @@
 
 #include <stb_image.h>
 
+#include "ursa/exif.h"
+
 namespace ursa {
 
 namespace {
@@ -106,6 +108,10 @@ Result<Image> decode_image(const uint8_t* data, size_t size, const DecodeOptions
     if (!rgba) return make_error("corrupt " + format + ": " + stbi_failure_reason());
     Result<Image> image = image_from_rgba(rgba, width, height, options);
     stbi_image_free(rgba);
+    if (image && format == "jpeg" && options.exif_orientation) {
+        const int orientation = jpeg_orientation(data, size);
+        if (orientation != 1) return apply_orientation(*image, orientation);
+    }
     return image;
 }
 

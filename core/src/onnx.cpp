@@ -2,6 +2,7 @@
 // and the messages of onnx/onnx.proto that inference needs. Every read is bounds-checked;
 // malformed bytes give an Error, never a crash.
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 
 #include "onnx_internal.h"
@@ -53,26 +54,20 @@ class Reader {
         fail("varint longer than 10 bytes");
         return 0;
     }
-    uint32_t fixed32() {
-        if (end_ - p_ < 4) {
-            fail("truncated fixed32");
+    // ref: protobuf wire types I32/I64 — little-endian, fixed width.
+    template <class T>
+    T little_endian(const char* what) {
+        if (end_ - p_ < static_cast<ptrdiff_t>(sizeof(T))) {
+            fail(std::string("truncated ") + what);
             return 0;
         }
-        uint32_t v = 0;
-        for (int k = 3; k >= 0; --k) v = (v << 8) | p_[k];
-        p_ += 4;
+        T v = 0;
+        for (int k = sizeof(T) - 1; k >= 0; --k) v = (v << 8) | p_[k];
+        p_ += sizeof(T);
         return v;
     }
-    uint64_t fixed64() {
-        if (end_ - p_ < 8) {
-            fail("truncated fixed64");
-            return 0;
-        }
-        uint64_t v = 0;
-        for (int k = 7; k >= 0; --k) v = (v << 8) | p_[k];
-        p_ += 8;
-        return v;
-    }
+    uint32_t fixed32() { return little_endian<uint32_t>("fixed32"); }
+    uint64_t fixed64() { return little_endian<uint64_t>("fixed64"); }
     float float32() {
         uint32_t bits = fixed32();
         float f;

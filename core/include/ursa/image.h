@@ -24,6 +24,7 @@ struct Image {
 
 struct DecodeOptions {
     int64_t max_pixels = kDefaultMaxPixels;
+    bool exif_orientation = true;  // turn JPEGs upright by their EXIF orientation tag
 };
 
 // Container detected from the leading bytes: "jpeg", "png", "bmp", "gif", "webp", ...
@@ -31,7 +32,8 @@ struct DecodeOptions {
 std::string sniff_format(const uint8_t* data, size_t size);
 
 // Decodes JPEG/PNG/BMP/GIF (first frame) from memory into RGB. Alpha is composited
-// over white; gray is expanded to RGB. Refuses images over max_pixels before decoding.
+// over white; gray is expanded to RGB; JPEGs are turned upright by their EXIF
+// orientation. Refuses images over max_pixels before decoding.
 Result<Image> decode_image(const uint8_t* data, size_t size, const DecodeOptions& options = {});
 
 // Builds an RGB image from un-premultiplied RGBA (what a browser decoder hands over),
