@@ -27,7 +27,7 @@ Result<std::vector<uint8_t>> read_file(const std::string& path) {
     return bytes;
 }
 
-Result<bool> write_file_atomic(const std::string& path, const void* bytes, size_t size) {
+Result<bool> write_file_atomic(const std::string& path, const void* bytes, size_t size, bool durable) {
     const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return make_error(errno_text("cannot create", tmp));
@@ -45,7 +45,7 @@ Result<bool> write_file_atomic(const std::string& path, const void* bytes, size_
         p += n;
         left -= static_cast<size_t>(n);
     }
-    if (::fsync(fd) != 0 && errno != EINVAL && errno != ENOSYS) {
+    if (durable && ::fsync(fd) != 0 && errno != EINVAL && errno != ENOSYS) {
         Error e = make_error(errno_text("cannot sync", tmp));
         ::close(fd);
         ::unlink(tmp.c_str());

@@ -54,7 +54,8 @@ Result<bool> convert(const std::string& images_path, const std::string& labels_p
         const auto png = encode_png(images->data() + 16 + size_t(i) * rows * cols, int(cols), int(rows), 1);
         char name[32];
         std::snprintf(name, sizeof name, "%05u.png", i);
-        if (auto ok = write_file_atomic((out / names[label] / name).string(), png.data(), png.size()); !ok)
+        // Not durable: an interrupted import is simply run again.
+        if (auto ok = write_file_atomic((out / names[label] / name).string(), png.data(), png.size(), false); !ok)
             return ok.error();
         if (i % 1000 == 999) bar.update(i + 1);
     }

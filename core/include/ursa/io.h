@@ -10,8 +10,10 @@
 namespace ursa {
 
 // Writes `bytes` to `path` atomically: a reader sees the old file or the new one,
-// never a partial one. Errors name the path and the reason (strerror).
-Result<bool> write_file_atomic(const std::string& path, const void* bytes, size_t size);
+// never a partial one. `durable` also flushes the data to disk before the rename
+// (skip it for bulk writes that can simply be redone). Errors name the path and
+// the reason (strerror).
+Result<bool> write_file_atomic(const std::string& path, const void* bytes, size_t size, bool durable = true);
 inline Result<bool> write_file_atomic(const std::string& path, const std::string& text) {
     return write_file_atomic(path, text.data(), text.size());
 }
