@@ -35,7 +35,7 @@ echo "== export"
 echo "== site"
 "$ursa" web --model "$out/model.onnx" --out "$out/site"
 
-sample=$(find "$out/fashion-mnist/valid/Sneaker" -name '*.png' | sort | head -n 1)
+sample=$(find "$out/fashion-mnist/valid/Sneaker" -name '*.png' -print -quit)
 echo
 echo "Try the model from the command line:"
 echo "  $ursa predict $out/model.onnx $sample"

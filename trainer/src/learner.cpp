@@ -186,7 +186,7 @@ int train(const TrainOptions& o) {
     std::string history = "epoch,train_loss,valid_loss,error_rate,time\n";
     std::printf("%-6s %-11s %-11s %-11s %s\n", "epoch", "train_loss", "valid_loss", "error_rate", "time");
     std::fflush(stdout);
-    double last_error = -1;
+    double last_error = -1, train_seconds = 0;
     for (int epoch = 0; epoch < o.epochs; ++epoch) {
         const auto t0 = std::chrono::steady_clock::now();
         model->train();
@@ -221,6 +221,7 @@ int train(const TrainOptions& o) {
             bar.update(static_cast<size_t>(k + 1), suffix);
         }
         bar.finish();
+        train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const EvalResult v = evaluate(model, valid_data, spec, static_cast<int>(bs));
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         std::printf("%-6d %-11.6f %-11.6f %-11.6f %s\n", epoch, train_loss, v.loss, v.error_rate,
@@ -250,6 +251,9 @@ int train(const TrainOptions& o) {
         std::fprintf(stderr, "error: %s\n", (!ok_labels ? ok_labels.error() : ok_config.error()).message.c_str());
         return 2;
     }
+    const double images = static_cast<double>(batches) * bs * o.epochs;
+    std::printf("trained on %.0f images in %.1f s: %.1f images/s (batches only, without loading and validation)\n",
+                images, train_seconds, images / train_seconds);
     std::printf("run written to %s\n", o.out.c_str());
     return failures.empty() ? 0 : 1;
 }

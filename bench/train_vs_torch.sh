@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Benchmark: training throughput of `ursa train` vs PyTorch from Python (the peer
+# ../shared/peers/torch_train_bench.py: torchvision resnet18, ImageFolder, DataLoader
+# with 2 workers, AdamW), side by side in one run, on the same Fashion-MNIST PNG folder.
+# usage: bench/train_vs_torch.sh [DATA_DIR] [SIZE]
+#   DATA_DIR: <label>/*.png folders (default: demo-out/fashion-mnist/train, from tools/demo.sh
+#   or `ursa import-mnist --out demo-out/fashion-mnist`); SIZE default 64.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+data="${1:-$root/demo-out/fashion-mnist/train}"
+size="${2:-64}"
+steps=60
+bs=64
+peer="$root/../shared/peers/torch_train_bench.py"
+[ -f "$peer" ] || peer="${URSA_PEERS:-/work/shared/peers}/torch_train_bench.py"
+ursa="$root/build/native/bin/ursa"
+work="$root/build/bench/train"
+mkdir -p "$work"
+
+# Ursa: the same number of optimizer steps on a random subset, 1 epoch, tiny validation.
+rm -rf "$work/ds" && mkdir -p "$work/ds/train" "$work/ds/valid"
+for d in "$data"/*/; do
+  label=$(basename "$d")
+  ln -s "$d" "$work/ds/train/$label"
+  mkdir -p "$work/ds/valid/$label"
+  ls "$d" | head -n 2 | while read -r f; do ln -sf "$d/$f" "$work/ds/valid/$label/$f"; done
+done
+echo "== ursa train (fp32, channels-last), size $size, bs $bs, $steps steps"
+"$ursa" train "$work/ds" --arch resnet18 --size "$size" --resize-method squish --epochs 1 --bs "$bs" \
+  --limit-train $(((steps + 1) * bs)) --out "$work/run" 2>/dev/null | grep "images/s"
+for flags in "" "--cl" "--amp --cl"; do
+  echo "== PyTorch $flags"
+  /usr/bin/python3 "$peer" "$data" --size "$size" --steps "$steps" --bs "$bs" $flags
+done
