@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up, build both presets (native and wasm), run every test. Exits non-zero on
-# any failure; the last line is the summary "tests: N passed, N failed".
+# Set up, build the presets (native, wasm, fuzz), run every test: core natively and
+# under Node, trainer, CLI, the page in Chromium, and core's fuzzers for a bounded
+# time. Exits non-zero on any failure; the last line is "tests: N passed, N failed".
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -11,6 +12,9 @@ export NODE_PATH=/usr/share/nodejs
 echo "== build: wasm"
 cmake --preset wasm >/dev/null
 cmake --build --preset wasm
+echo "== build: fuzz (clang, libFuzzer + ASan/UBSan)"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz
 echo "== build: native"
 cmake --preset native >/dev/null
 cmake --build --preset native
@@ -40,6 +44,8 @@ echo "== test: wasm (core under Node)"
 run_ctest wasm
 echo "== test: native (core, trainer, CLI, browser)"
 run_ctest native
+echo "== test: fuzz (each target runs 20 s; see tests/fuzz/CMakeLists.txt to run longer)"
+run_ctest fuzz
 
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

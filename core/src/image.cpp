@@ -1,5 +1,7 @@
 #include "ursa/image.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 
@@ -20,13 +22,19 @@ inline uint8_t over_white(uint8_t c, uint8_t a) {
     return static_cast<uint8_t>((c * a + 255 * (255 - a) + 127) / 255);
 }
 
+// width * height > limit, without overflowing for 32-bit header dimensions.
+bool over_limit(int64_t width, int64_t height, int64_t limit) { return height > 0 && width > limit / height; }
+
 Result<bool> check_dimensions(int64_t width, int64_t height, const DecodeOptions& options) {
     if (width <= 0 || height <= 0)
         return make_error("image has invalid dimensions " + std::to_string(width) + "x" + std::to_string(height));
-    if (width * height > options.max_pixels)
-        return make_error("image is " + std::to_string(width) + "x" + std::to_string(height) + " = " +
-                          std::to_string(width * height) + " pixels, over the limit of " +
-                          std::to_string(options.max_pixels) + " (decompression-bomb guard)");
+    if (over_limit(width, height, options.max_pixels)) {
+        char mp[64];
+        std::snprintf(mp, sizeof mp, "%.1f megapixels, over the limit of %.1f",
+                      static_cast<double>(width) * static_cast<double>(height) / 1e6, options.max_pixels / 1e6);
+        return make_error("image is " + std::to_string(width) + "x" + std::to_string(height) + " = " + mp +
+                          " (decompression-bomb guard; raise it with --max-pixels)");
+    }
     return true;
 }
 
@@ -68,6 +76,39 @@ bool peek_dimensions(const std::string& format, const uint8_t* d, size_t n, int6
     return false;
 }
 
+// stb_image 2.27 (Debian 12's) trusts the symbol count of a JPEG Huffman table and
+// overflows a 257-byte array when it exceeds 256 (found by fuzz_image; fixed in
+// stb 2.28). Refuse such tables before stb sees them.
+bool jpeg_huffman_tables_ok(const uint8_t* d, size_t n) {
+    size_t i = 2;
+    while (i + 4 <= n) {
+        if (d[i] != 0xFF) {  // stb skips junk between segments byte by byte; so do we
+            ++i;
+            continue;
+        }
+        const uint8_t m = d[i + 1];
+        if (m == 0xFF || m == 0x01 || m == 0xD8 || (m >= 0xD0 && m <= 0xD7)) {  // fill / standalone markers
+            i += m == 0xFF ? 1 : 2;
+            continue;
+        }
+        if (m == 0xD9) return true;
+        const size_t len = be16(d + i + 2);
+        if (m == 0xC4) {  // tables are read while the segment has bytes left, as stb does
+            for (size_t p = i + 4; p < i + 2 + len && p + 17 <= n;) {
+                size_t symbols = 0;
+                for (int k = 0; k < 16; ++k) symbols += d[p + 1 + k];
+                if (symbols > 256) return false;
+                p += 17 + symbols;
+            }
+        }
+        i += 2 + len;
+        if (m == 0xDA) {  // skip the entropy-coded scan up to the next real marker
+            while (i + 1 < n && !(d[i] == 0xFF && d[i + 1] != 0 && !(d[i + 1] >= 0xD0 && d[i + 1] <= 0xD7))) ++i;
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 std::string sniff_format(const uint8_t* data, size_t size) {
@@ -95,8 +136,10 @@ Result<Image> decode_image(const uint8_t* data, size_t size, const DecodeOptions
         return make_error("unsupported image format: " + format);
 
     int64_t header_w = 0, header_h = 0;
-    if (peek_dimensions(format, data, size, header_w, header_h) && header_w * header_h > options.max_pixels)
+    if (peek_dimensions(format, data, size, header_w, header_h) && over_limit(header_w, header_h, options.max_pixels))
         return check_dimensions(header_w, header_h, options).error();
+    if (format == "jpeg" && !jpeg_huffman_tables_ok(data, size))
+        return make_error("corrupt jpeg: bad Huffman table");
     int width = 0, height = 0, channels = 0;
     const int len = static_cast<int>(size);
     if (!stbi_info_from_memory(data, len, &width, &height, &channels))

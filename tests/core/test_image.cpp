@@ -104,6 +104,21 @@ TEST_CASE("bad input gives an error with a reason, never a crash") {
             else if (r.ok()) CHECK(r->pixels == whole.pixels);
         }
     }
+    SUBCASE("a JPEG Huffman table with more than 256 symbols (found by fuzzing; overflows stb 2.27)") {
+        const auto bytes = load_fixture("fuzz/jpeg_huffman_overflow.jpg");
+        auto r = decode_image(bytes.data(), bytes.size());
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message == "corrupt jpeg: bad Huffman table");
+    }
+    SUBCASE("more inputs found by fuzzing fail cleanly") {
+        for (const char* name : {"fuzz/jpeg_huffman_overflow_after_junk.jpg", "fuzz/png_huge_dimensions.png"}) {
+            CAPTURE(name);
+            const auto bytes = load_fixture(name);
+            auto r = decode_image(bytes.data(), bytes.size());
+            REQUIRE_FALSE(r.ok());
+            CHECK_FALSE(r.error().message.empty());
+        }
+    }
     SUBCASE("unsupported formats are named") {
         const uint8_t webp[] = {'R', 'I', 'F', 'F', 0, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', ' '};
         auto r = decode_image(webp, sizeof webp);
