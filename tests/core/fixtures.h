@@ -2,6 +2,7 @@
 #pragma once
 #include <doctest.h>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -20,4 +21,14 @@ inline ursa::Image decode_fixture(const std::string& name) {
     auto image = ursa::decode_image(bytes.data(), bytes.size());
     REQUIRE_MESSAGE(image.ok(), name << ": " << (image.ok() ? "" : image.error().message));
     return image.value();
+}
+
+// The lines of a fixture cases file, without blank lines and # comments.
+inline std::vector<std::string> fixture_lines(const std::string& name) {
+    std::ifstream in(fixture(name));
+    REQUIRE_MESSAGE(in.good(), "cannot open " << fixture(name));
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);)
+        if (!line.empty() && line[0] != '#') lines.push_back(line);
+    return lines;
 }

@@ -10,11 +10,8 @@
 using namespace ursa;
 
 TEST_CASE("JPEGs are turned upright by all 8 EXIF orientations, as Pillow's exif_transpose") {
-    std::ifstream cases(fixture("exif/cases.txt"));
-    REQUIRE(cases.good());
-    std::string line;
     int checked = 0;
-    while (std::getline(cases, line)) {
+    for (const std::string& line : fixture_lines("exif/cases.txt")) {
         std::istringstream in(line);
         std::string name, ref;
         int w = 0, h = 0;

@@ -27,12 +27,8 @@ std::string fnv1a(const std::vector<float>& values) {
 // The same committed hashes are checked by the native build and by the wasm build
 // under Node, so both produce bit-identical model inputs for these images.
 TEST_CASE("preprocessed tensors are bit-identical to the committed hashes (native and wasm)") {
-    std::ifstream cases(fixture("tensor_hashes.txt"));
-    REQUIRE(cases.good());
-    std::string line;
     int checked = 0;
-    while (std::getline(cases, line)) {
-        if (line.empty() || line[0] == '#') continue;
+    for (const std::string& line : fixture_lines("tensor_hashes.txt")) {
         std::istringstream in(line);
         std::string name, method, expected;
         int size = 0;

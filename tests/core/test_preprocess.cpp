@@ -11,11 +11,8 @@
 using namespace ursa;
 
 TEST_CASE("resizing matches Pillow exactly (bilinear antialiased, nearest, fastai crop and pad)") {
-    std::ifstream cases(fixture("resize/cases.txt"));
-    REQUIRE(cases.good());
-    std::string line;
     int checked = 0;
-    while (std::getline(cases, line)) {
+    for (const std::string& line : fixture_lines("resize/cases.txt")) {
         std::istringstream in(line);
         std::string src, method, filter, ref;
         int w = 0, h = 0;

@@ -58,41 +58,16 @@ torch::optim::AdamW make_optimizer(Classifier& model, const TrainOptions& o) {
                                opts);
 }
 
-// Which memory layout the convolutions run in. On an idle 2-core machine libtorch
-// 1.13's NCHW and channels-last convolutions run at about the same speed, but with
-// another busy process NCHW slowed down ~7x here while channels-last did not; so
-// channels-last is kept unless NCHW measures clearly (10%) faster on the first batch.
+// Channels-last weights and inputs. On an idle 2-core machine libtorch 1.13 runs
+// NCHW and channels-last convolutions at about the same speed, but with another busy
+// process NCHW slowed down ~7x here while channels-last did not. A fixed choice (not
+// a timed one) keeps runs with the same seed bit-reproducible.
+constexpr torch::MemoryFormat kMemoryFormat = torch::MemoryFormat::ChannelsLast;
+
 void set_memory_format(torch::nn::Module& model, torch::MemoryFormat format) {
     torch::NoGradGuard no_grad;
     for (auto& p : model.parameters())
         if (p.dim() == 4) p.set_data(p.data().contiguous(format));
-}
-
-double seconds_per_step(Classifier& model, const torch::Tensor& images, const torch::Tensor& labels) {
-    double best = 1e30;
-    for (int i = 0; i < 3; ++i) {  // the first run warms up; keep the best of the others
-        const auto t0 = std::chrono::steady_clock::now();
-        torch::nn::functional::cross_entropy(model->forward(images), labels).backward();
-        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (i > 0) best = std::min(best, s);
-    }
-    for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
-    return best;
-}
-
-// Eval mode for the trial, so BatchNorm statistics are untouched.
-torch::MemoryFormat pick_memory_format(Classifier& model, const Batch& sample) {
-    model->eval();
-    set_memory_format(*model, torch::MemoryFormat::Contiguous);
-    const double nchw = seconds_per_step(model, sample.images.contiguous(), sample.labels);
-    set_memory_format(*model, torch::MemoryFormat::ChannelsLast);
-    const double nhwc =
-        seconds_per_step(model, sample.images.contiguous(torch::MemoryFormat::ChannelsLast), sample.labels);
-    const bool last = nchw > 0.9 * nhwc;
-    if (!last) set_memory_format(*model, torch::MemoryFormat::Contiguous);
-    std::printf("memory format: %s (%.0f ms per batch; %s %.0f ms)\n", last ? "channels-last" : "NCHW",
-                1000 * std::min(nchw, nhwc), last ? "NCHW" : "channels-last", 1000 * std::max(nchw, nhwc));
-    return last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
 }
 
 void set_hyper(torch::optim::AdamW& opt, double lr, double mom) {
@@ -204,9 +179,8 @@ int train(const TrainOptions& o) {
         return 2;
     }
     Classifier model = *made;
-    std::vector<int64_t> first(static_cast<size_t>(bs));
-    std::iota(first.begin(), first.end(), 0);
-    const torch::MemoryFormat format = pick_memory_format(model, make_batch(train_data, first, spec));
+    const torch::MemoryFormat format = kMemoryFormat;
+    set_memory_format(*model, format);
     auto opt = make_optimizer(model, o);
     const int64_t batches = n_train / bs;  // drop_last, as fastai's training loader
     const OneCycle sched{o.lr};
