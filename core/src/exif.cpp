@@ -1,5 +1,7 @@
 #include "ursa/exif.h"
 
+#include "jpeg_segments.h"
+
 namespace ursa {
 
 namespace {
@@ -44,24 +46,13 @@ int orientation_from_exif(const uint8_t* seg, size_t len) {
 
 int jpeg_orientation(const uint8_t* data, size_t size) {
     if (size < 4 || data[0] != 0xFF || data[1] != 0xD8) return 1;
-    size_t i = 2;
-    while (i + 4 <= size) {
-        if (data[i] != 0xFF) return 1;
-        const uint8_t marker = data[i + 1];
-        if (marker == 0xFF) {  // fill byte
-            ++i;
-            continue;
-        }
-        if (marker == 0xDA || marker == 0xD9) return 1;  // start of scan / end: no Exif before the data
-        const size_t len = (size_t(data[i + 2]) << 8) | data[i + 3];
-        if (len < 2 || i + 2 + len > size) return 1;
-        if (marker == 0xE1) {
-            const int o = orientation_from_exif(data + i + 4, len - 2);
-            if (o != 1) return o;
-        }
-        i += 2 + len;
-    }
-    return 1;
+    int orientation = 1;
+    detail::for_each_jpeg_segment(data, size, [&](uint8_t m, size_t at, size_t len) {
+        if (m == 0xDA) return false;  // Exif comes before the image data
+        if (m == 0xE1 && at + len <= size) orientation = orientation_from_exif(data + at, len);
+        return orientation == 1;
+    });
+    return orientation;
 }
 
 // ref: Pillow ImageOps.exif_transpose — 2 mirror, 3 rotate 180, 4 flip, 5 transpose,

@@ -7,6 +7,7 @@
 
 #include <stb_image.h>
 
+#include "jpeg_segments.h"
 #include "ursa/exif.h"
 
 namespace ursa {
@@ -59,19 +60,16 @@ bool peek_dimensions(const std::string& format, const uint8_t* d, size_t n, int6
         h = h < 0 ? -h : h;  // negative height = top-down rows
         return true;
     }
-    if (format == "jpeg") {  // walk the markers to the first start-of-frame
-        size_t i = 2;
-        while (i + 9 < n) {
-            if (d[i] != 0xFF) return false;
-            const uint8_t m = d[i + 1];
-            if (m == 0xFF) { ++i; continue; }
+    if (format == "jpeg") {  // the first start-of-frame segment holds the size
+        bool found = false;
+        detail::for_each_jpeg_segment(d, n, [&](uint8_t m, size_t at, size_t len) {
             const bool sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
-            if (sof) {
-                h = be16(d + i + 5), w = be16(d + i + 7);
-                return true;
-            }
-            i += 2 + be16(d + i + 2);
-        }
+            if (m == 0xDA) return false;
+            if (!sof) return true;
+            if (len >= 5 && at + 5 <= n) h = be16(d + at + 1), w = be16(d + at + 3), found = true;
+            return false;
+        });
+        return found;
     }
     return false;
 }
@@ -80,33 +78,19 @@ bool peek_dimensions(const std::string& format, const uint8_t* d, size_t n, int6
 // overflows a 257-byte array when it exceeds 256 (found by fuzz_image; fixed in
 // stb 2.28). Refuse such tables before stb sees them.
 bool jpeg_huffman_tables_ok(const uint8_t* d, size_t n) {
-    size_t i = 2;
-    while (i + 4 <= n) {
-        if (d[i] != 0xFF) {  // stb skips junk between segments byte by byte; so do we
-            ++i;
-            continue;
+    bool ok = true;
+    detail::for_each_jpeg_segment(d, n, [&](uint8_t m, size_t at, size_t len) {
+        if (m != 0xC4) return true;
+        // Tables are read while the segment has bytes left, as stb does.
+        for (size_t p = at; p < at + len && p + 17 <= n && ok;) {
+            size_t symbols = 0;
+            for (int k = 0; k < 16; ++k) symbols += d[p + 1 + k];
+            ok = symbols <= 256;
+            p += 17 + symbols;
         }
-        const uint8_t m = d[i + 1];
-        if (m == 0xFF || m == 0x01 || m == 0xD8 || (m >= 0xD0 && m <= 0xD7)) {  // fill / standalone markers
-            i += m == 0xFF ? 1 : 2;
-            continue;
-        }
-        if (m == 0xD9) return true;
-        const size_t len = be16(d + i + 2);
-        if (m == 0xC4) {  // tables are read while the segment has bytes left, as stb does
-            for (size_t p = i + 4; p < i + 2 + len && p + 17 <= n;) {
-                size_t symbols = 0;
-                for (int k = 0; k < 16; ++k) symbols += d[p + 1 + k];
-                if (symbols > 256) return false;
-                p += 17 + symbols;
-            }
-        }
-        i += 2 + len;
-        if (m == 0xDA) {  // skip the entropy-coded scan up to the next real marker
-            while (i + 1 < n && !(d[i] == 0xFF && d[i + 1] != 0 && !(d[i + 1] >= 0xD0 && d[i + 1] <= 0xD7))) ++i;
-        }
-    }
-    return true;
+        return ok;
+    });
+    return ok;
 }
 
 }  // namespace
