@@ -31,7 +31,7 @@ bool hidden(const fs::path& p) {
     return !name.empty() && name[0] == '.';
 }
 
-// Labelled items of `dir`, label = parent folder name, labels added to `labels`.
+// (file, label) pairs of the image files under `dir`; label = parent folder name.
 void collect(const std::string& dir, std::vector<std::pair<std::string, std::string>>& out) {
     for (const std::string& file : find_image_files(dir))
         out.emplace_back(file, fs::path(file).parent_path().filename().string());

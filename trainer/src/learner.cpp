@@ -82,7 +82,6 @@ EvalResult evaluate(Classifier& model, const Prepared& valid, const InputSpec& s
                     torch::MemoryFormat format) {
     torch::NoGradGuard no_grad;
     model->eval();
-    EvalResult r;
     const int64_t n = static_cast<int64_t>(valid.images.size());
     if (n == 0) return {NAN, NAN};
     double loss_sum = 0;

@@ -47,9 +47,9 @@ void ProgressBar::draw(bool force) {
     } else {
         // Not a terminal (CI logs, pipes): one line per 25% so logs stay short.
         const int quarter = static_cast<int>(frac * 4);
-        if (!force && quarter <= last_decile_) return;
-        if (force && last_decile_ >= 4) return;
-        last_decile_ = quarter;
+        if (!force && quarter <= last_quarter_) return;
+        if (force && last_quarter_ >= 4) return;
+        last_quarter_ = quarter;
         std::fprintf(stderr, "%s %3d%% %zu/%zu %s %s\n", title_.c_str(), static_cast<int>(frac * 100), done_,
                      total_, format_duration(elapsed).c_str(), suffix_.c_str());
     }

@@ -21,7 +21,7 @@ class ProgressBar {
     size_t done_ = 0;
     bool tty_;
     bool finished_ = false;
-    int last_decile_ = -1;
+    int last_quarter_ = -1;
     std::string suffix_;
     std::chrono::steady_clock::time_point start_;
     std::chrono::steady_clock::time_point last_draw_{};
