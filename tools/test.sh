@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up, build the presets (native, wasm, fuzz), run every test: core natively and
-# under Node, trainer, CLI, the page in Chromium, and core's fuzzers for a bounded
-# time. Exits non-zero on any failure; the last line is "tests: N passed, N failed".
+# under Node, trainer, CLI, the page in Chromium, and core's fuzzers on a fixed
+# seed and input count. Exits non-zero on any failure; the last line is "tests: N passed, N failed".
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

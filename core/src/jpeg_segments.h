@@ -1,5 +1,5 @@
-// Walking a JPEG's marker segments, shared by the header peek, the Huffman-table
-// check and the EXIF reader (internal to core).
+// Walking a JPEG's marker segments, shared by the header peek and the EXIF reader
+// (internal to core).
 #pragma once
 #include <cstddef>
 #include <cstdint>

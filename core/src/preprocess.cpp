@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <utility>
 
 namespace ursa {
 
@@ -63,84 +65,157 @@ inline uint8_t clip8(int32_t v) {
     return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
 }
 
-// Horizontal pass over rows [row0, row0 + rows) of `src`.
-Image pass_horizontal(const Image& src, int out_w, int row0, int rows, const Coefficients& c) {
+// A window [x0, x0 + w) x [y0, y0 + h) over an image; the parts outside the image
+// read as zero. fastai's crop and pad are windows: pad's would be a canvas many times
+// the photo's size (a 63296x48 panorama padded square is 3 G pixels), so it is
+// never made: taps that fall outside the image multiply zero and are dropped.
+struct Window {
+    int x0 = 0, y0 = 0, w = 0, h = 0;
+};
+
+// Moves coefficients from window to image coordinates, dropping the taps outside
+// [0, size). Integer sums of the kept taps equal Pillow's over the zero-padded canvas.
+void clip_to_image(Coefficients& c, int offset, int size) {
+    for (size_t i = 0; i < c.bounds.size() / 2; ++i) {
+        const int start = c.bounds[i * 2] + offset, count = c.bounds[i * 2 + 1];
+        const int lo = std::clamp(-start, 0, count), hi = std::clamp(size - start, lo, count);
+        int32_t* k = &c.kk[i * c.ksize];
+        std::copy(k + lo, k + hi, k);
+        c.bounds[i * 2] = start + lo;
+        c.bounds[i * 2 + 1] = hi - lo;
+    }
+}
+
+Image blank(int w, int h) {
     Image out;
-    out.width = out_w;
-    out.height = rows;
-    out.pixels.resize(static_cast<size_t>(out_w) * rows * 3);
-    for (int y = 0; y < rows; ++y) {
-        const uint8_t* in = src.at(0, y + row0);
-        uint8_t* o = &out.pixels[static_cast<size_t>(y) * out_w * 3];
-        for (int xx = 0; xx < out_w; ++xx) {
-            const int xmin = c.bounds[xx * 2], xmax = c.bounds[xx * 2 + 1];
-            const int32_t* k = &c.kk[static_cast<size_t>(xx) * c.ksize];
-            int32_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
-            for (int x = 0; x < xmax; ++x) {
-                const uint8_t* p = in + (x + xmin) * 3;
-                s0 += p[0] * k[x], s1 += p[1] * k[x], s2 += p[2] * k[x];
-            }
-            o[xx * 3] = clip8(s0), o[xx * 3 + 1] = clip8(s1), o[xx * 3 + 2] = clip8(s2);
+    out.width = w;
+    out.height = h;
+    out.pixels.assign(static_cast<size_t>(w) * h * 3, 0);
+    return out;
+}
+
+// The outputs [first, last) that have taps inside the image; the others are zero.
+std::pair<int, int> outputs_with_taps(const Coefficients& c) {
+    int first = 0, last = static_cast<int>(c.bounds.size() / 2);
+    while (first < last && c.bounds[first * 2 + 1] == 0) ++first;
+    while (last > first && c.bounds[last * 2 - 1] == 0) --last;
+    return {first, last};
+}
+
+// Horizontal pass of one image row, outputs [xx_first, xx_last) to out[0...].
+void horizontal_row(const uint8_t* in, const Coefficients& c, int xx_first, int xx_last, uint8_t* out) {
+    for (int xx = xx_first; xx < xx_last; ++xx, out += 3) {
+        const int xmin = c.bounds[xx * 2], xmax = c.bounds[xx * 2 + 1];
+        const int32_t* k = &c.kk[static_cast<size_t>(xx) * c.ksize];
+        int32_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
+        for (int x = 0; x < xmax; ++x) {
+            const uint8_t* p = in + (x + xmin) * 3;
+            s0 += p[0] * k[x], s1 += p[1] * k[x], s2 += p[2] * k[x];
         }
+        out[0] = clip8(s0), out[1] = clip8(s1), out[2] = clip8(s2);
+    }
+}
+
+// Pillow's vertical pass over rows that make_row(image_row, dst) produces on demand
+// (the horizontal pass, or a copy): rows are made once, in order, into a ring that
+// holds as many as one output row reads, so memory stays taps x width however tall
+// the image (Pillow keeps the whole horizontal pass: gigabytes for a 1x4M line). The
+// integer sums are Pillow's, in another order: the result is the same to the bit.
+// Columns [x_first, x_last) of the output are written; the others stay zero.
+template <class MakeRow>
+Image vertical_streamed(const Coefficients& cv, int out_w, int out_h, int x_first, int x_last, MakeRow make_row) {
+    Image out = blank(out_w, out_h);
+    const size_t stride = static_cast<size_t>(x_last - x_first) * 3;
+    int ring_rows = 1;
+    for (int yy = 0; yy < out_h; ++yy) ring_rows = std::max(ring_rows, cv.bounds[yy * 2 + 1]);
+    std::vector<uint8_t> ring(ring_rows * stride);
+    std::vector<int32_t> acc(stride);
+    int next = 0;  // the next image row to make; tap ranges only move down
+    for (int yy = 0; yy < out_h && stride > 0; ++yy) {
+        const int ymin = cv.bounds[yy * 2], count = cv.bounds[yy * 2 + 1];
+        if (count == 0) continue;  // every tap outside the image: a zero row
+        for (next = std::max(next, ymin); next < ymin + count; ++next)
+            make_row(next, &ring[static_cast<size_t>(next % ring_rows) * stride]);
+        std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
+        const int32_t* k = &cv.kk[static_cast<size_t>(yy) * cv.ksize];
+        for (int y = 0; y < count; ++y) {
+            const uint8_t* row = &ring[static_cast<size_t>((ymin + y) % ring_rows) * stride];
+            const int32_t w = k[y];
+            for (size_t i = 0; i < stride; ++i) acc[i] += row[i] * w;
+        }
+        uint8_t* o = out.at(x_first, yy);
+        for (size_t i = 0; i < stride; ++i) o[i] = clip8(acc[i]);
     }
     return out;
 }
 
-Image pass_vertical(const Image& src, int out_h, const Coefficients& c, int row_shift) {
-    Image out;
-    out.width = src.width;
-    out.height = out_h;
-    out.pixels.resize(static_cast<size_t>(src.width) * out_h * 3);
-    const size_t stride = static_cast<size_t>(src.width) * 3;
-    for (int yy = 0; yy < out_h; ++yy) {
-        const int ymin = c.bounds[yy * 2] - row_shift, ymax = c.bounds[yy * 2 + 1];
-        const int32_t* k = &c.kk[static_cast<size_t>(yy) * c.ksize];
-        uint8_t* o = &out.pixels[yy * stride];
-        for (size_t i = 0; i < stride; ++i) {
-            int32_t s = 1 << (kPrecisionBits - 1);
-            for (int y = 0; y < ymax; ++y) s += src.pixels[(ymin + y) * stride + i] * k[y];
-            o[i] = clip8(s);
-        }
-    }
+// A copy of the window's part [x, x + w) x [y, y + h) (window coordinates).
+Image copy_window(const Image& src, const Window& win, int x, int y, int w, int h) {
+    Image out = blank(w, h);
+    const int sx = win.x0 + x, sy = win.y0 + y;
+    const int xs = std::max(0, -sx), xe = std::min(w, src.width - sx);
+    if (xe <= xs) return out;
+    for (int r = std::max(0, -sy); r < h && r + sy < src.height; ++r)
+        std::copy_n(src.at(xs + sx, r + sy), static_cast<size_t>(xe - xs) * 3,
+                    &out.pixels[(static_cast<size_t>(r) * w + xs) * 3]);
     return out;
 }
 
 // ref: Pillow ImagingScaleAffine — nearest takes the pixel under each output centre;
 // positions are accumulated step by step in double precision, as Pillow does.
-std::vector<int> nearest_table(int out_size, double start, double step, int in_size) {
+// Entries are image coordinates, -1 where the window is outside the image.
+std::vector<int> nearest_table(int out_size, double start, double step, int win_size, int offset, int size) {
     std::vector<int> table(out_size);
     double pos = start + step * 0.5;
-    for (int i = 0; i < out_size; ++i, pos += step)
-        table[i] = std::clamp(pos < 0.0 ? 0 : static_cast<int>(pos), 0, in_size - 1);
+    for (int i = 0; i < out_size; ++i, pos += step) {
+        const int at = std::clamp(pos < 0.0 ? 0 : static_cast<int>(pos), 0, win_size - 1) + offset;
+        table[i] = at >= 0 && at < size ? at : -1;
+    }
     return table;
 }
 
-Image resample_nearest(const Image& src, int out_w, int out_h, double x0, double y0, double x1, double y1) {
-    Image out;
-    out.width = out_w;
-    out.height = out_h;
-    out.pixels.resize(static_cast<size_t>(out_w) * out_h * 3);
-    const std::vector<int> xs = nearest_table(out_w, x0, (x1 - x0) / out_w, src.width);
-    const std::vector<int> ys = nearest_table(out_h, y0, (y1 - y0) / out_h, src.height);
+Image resample_nearest(const Image& src, const Window& win, int out_w, int out_h, double x0, double y0, double x1,
+                       double y1) {
+    Image out = blank(out_w, out_h);
+    const std::vector<int> xs = nearest_table(out_w, x0, (x1 - x0) / out_w, win.w, win.x0, src.width);
+    const std::vector<int> ys = nearest_table(out_h, y0, (y1 - y0) / out_h, win.h, win.y0, src.height);
     for (int y = 0; y < out_h; ++y)
         for (int x = 0; x < out_w; ++x)
-            std::copy_n(src.at(xs[x], ys[y]), 3, &out.pixels[(static_cast<size_t>(y) * out_w + x) * 3]);
+            if (xs[x] >= 0 && ys[y] >= 0)
+                std::copy_n(src.at(xs[x], ys[y]), 3, &out.pixels[(static_cast<size_t>(y) * out_w + x) * 3]);
     return out;
 }
 
-// A copy of the integer window [x0,x0+w)x[y0,y0+h); parts outside `src` are zero.
-Image crop_pad(const Image& src, int x0, int y0, int w, int h) {
-    Image out;
-    out.width = w;
-    out.height = h;
-    out.pixels.assign(static_cast<size_t>(w) * h * 3, 0);
-    for (int y = std::max(0, -y0); y < h && y + y0 < src.height; ++y) {
-        const int xs = std::max(0, -x0), xe = std::min(w, src.width - x0);
-        if (xe <= xs) continue;
-        std::copy_n(src.at(xs + x0, y + y0), static_cast<size_t>(xe - xs) * 3,
-                    &out.pixels[(static_cast<size_t>(y) * w + xs) * 3]);
+// ref: Pillow ImagingResampleInner, applied to the window as if it were an image of
+// its own: horizontal pass on the rows the vertical pass needs, then vertical pass; a
+// pass is skipped when its axis is unchanged.
+Image resample_window(const Image& src, const Window& win, int out_w, int out_h, Filter filter, double x0,
+                      double y0, double x1, double y1) {
+    if (filter == Filter::Nearest) return resample_nearest(src, win, out_w, out_h, x0, y0, x1, y1);
+    const bool need_h = out_w != win.w || x0 != 0 || x1 != out_w;
+    const bool need_v = out_h != win.h || y0 != 0 || y1 != out_h;
+    if (!need_h && !need_v) return copy_window(src, win, 0, 0, win.w, win.h);
+    Coefficients ch = precompute(win.w, x0, x1, out_w);
+    clip_to_image(ch, win.x0, src.width);
+    const std::pair<int, int> taps = outputs_with_taps(ch);  // not a structured binding: lambdas capture it
+    const int xx_first = taps.first, xx_last = taps.second;
+    if (!need_v) {  // out_h == win.h: window rows inside the image, the rest stay zero
+        Image out = blank(out_w, out_h);
+        for (int y = std::max(0, -win.y0); y < std::min(out_h, src.height - win.y0); ++y)
+            horizontal_row(src.at(0, y + win.y0), ch, xx_first, xx_last, out.at(xx_first, y));
+        return out;
     }
-    return out;
+    Coefficients cv = precompute(win.h, y0, y1, out_h);
+    clip_to_image(cv, win.y0, src.height);
+    if (!need_h) {  // out_w == win.w: the vertical pass reads the window's columns
+        const int x_first = std::clamp(-win.x0, 0, out_w), x_last = std::clamp(src.width - win.x0, x_first, out_w);
+        return vertical_streamed(cv, out_w, out_h, x_first, x_last, [&](int row, uint8_t* dst) {
+            std::copy_n(src.at(x_first + win.x0, row), static_cast<size_t>(x_last - x_first) * 3, dst);
+        });
+    }
+    return vertical_streamed(cv, out_w, out_h, xx_first, xx_last, [&](int row, uint8_t* dst) {
+        horizontal_row(src.at(0, row), ch, xx_first, xx_last, dst);
+    });
 }
 
 }  // namespace
@@ -161,24 +236,11 @@ Result<ResizeMethod> parse_resize_method(const std::string& name) {
     return make_error("unknown resize method '" + name + "' (expected crop, squish or pad)");
 }
 
-// ref: Pillow ImagingResampleInner — horizontal pass on the rows the vertical pass
-// needs, then vertical pass; a pass is skipped when its axis is unchanged.
 Image resample(const Image& src, int out_w, int out_h, Filter filter, double x0, double y0, double x1,
                double y1) {
     if (out_w == src.width && out_h == src.height && x0 == 0 && y0 == 0 && x1 == src.width && y1 == src.height)
         return src;
-    if (filter == Filter::Nearest) return resample_nearest(src, out_w, out_h, x0, y0, x1, y1);
-    const bool need_h = out_w != src.width || x0 != 0 || x1 != out_w;
-    const bool need_v = out_h != src.height || y0 != 0 || y1 != out_h;
-    const Coefficients ch = precompute(src.width, x0, x1, out_w);
-    const Coefficients cv = precompute(src.height, y0, y1, out_h);
-    const int first = cv.bounds[0];
-    const int last = cv.bounds[out_h * 2 - 2] + cv.bounds[out_h * 2 - 1];
-    if (need_h) {
-        Image tmp = pass_horizontal(src, out_w, first, last - first, ch);
-        return need_v ? pass_vertical(tmp, out_h, cv, first) : tmp;
-    }
-    return need_v ? pass_vertical(src, out_h, cv, 0) : src;
+    return resample_window(src, Window{0, 0, src.width, src.height}, out_w, out_h, filter, x0, y0, x1, y1);
 }
 
 Image resize(const Image& src, int out_w, int out_h, Filter filter) {
@@ -195,7 +257,7 @@ Image fit(const Image& src, int width, int height, ResizeMethod method, Filter f
     const int cw = std::max(1, static_cast<int>(m * width)), chh = std::max(1, static_cast<int>(m * height));
     // Python's int() truncates toward zero, also for the negative offsets of pad.
     const int x0 = static_cast<int>(0.5 * (src.width - cw)), y0 = static_cast<int>(0.5 * (src.height - chh));
-    return resize(crop_pad(src, x0, y0, cw, chh), width, height, filter);
+    return resample_window(src, Window{x0, y0, cw, chh}, width, height, filter, 0, 0, cw, chh);
 }
 
 void normalize_to_chw(const Image& image, const std::array<float, 3>& mean, const std::array<float, 3>& std,

@@ -1,5 +1,6 @@
 #include <doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -29,7 +30,39 @@ TEST_CASE("resizing matches Pillow exactly (bilinear antialiased, nearest, fasta
         CHECK(differing == 0);
         ++checked;
     }
-    CHECK(checked == 56);
+    CHECK(checked == 108);
+}
+
+TEST_CASE("pad never builds the padded canvas") {
+    // A 1x4,000,000 line padded square would be a 4M x 4M canvas (48 TB); the window
+    // reads zeros outside the image instead. A white line spread over 224 columns
+    // of which it covers a 1/4,000,000 part leaves every pixel 0 but the middle ones.
+    Image line;
+    line.width = 1;
+    line.height = 4'000'000;
+    line.pixels.assign(static_cast<size_t>(line.height) * 3, 255);
+    for (Filter f : {Filter::Bilinear, Filter::Nearest}) {
+        const Image out = fit(line, 224, 224, ResizeMethod::Pad, f);
+        REQUIRE(out.width == 224);
+        REQUIRE(out.height == 224);
+        int lit_columns = 0;
+        for (int x = 0; x < 224; ++x) lit_columns += out.at(x, 112)[0] != 0;
+        CHECK(lit_columns <= 1);
+        CHECK(out.at(0, 0)[0] == 0);
+    }
+}
+
+TEST_CASE("a 63296x48 JPEG found by fuzzing fits every method (pad once asked for 9 GB)") {
+    const Image image = decode_fixture("fuzz/jpeg_panorama_pad_canvas.jpg");
+    REQUIRE(image.width == 63296);
+    REQUIRE(image.height == 48);
+    for (auto method : {ResizeMethod::Crop, ResizeMethod::Squish, ResizeMethod::Pad}) {
+        const Image out = fit(image, 17, 13, method);
+        CHECK(out.width == 17);
+        CHECK(out.height == 13);
+        if (method == ResizeMethod::Pad)  // the photo is a thin band in the middle of the window
+            CHECK(std::all_of(out.pixels.begin(), out.pixels.begin() + 17 * 3, [](uint8_t v) { return v == 0; }));
+    }
 }
 
 TEST_CASE("resize to the same size is the identity") {

@@ -20,6 +20,7 @@ struct Image {
     std::vector<uint8_t> pixels;  // width * height * 3
 
     const uint8_t* at(int x, int y) const { return &pixels[(static_cast<size_t>(y) * width + x) * 3]; }
+    uint8_t* at(int x, int y) { return &pixels[(static_cast<size_t>(y) * width + x) * 3]; }
 };
 
 struct DecodeOptions {
