@@ -72,5 +72,10 @@ function(ursa_patch_stb_image var)
     "         if (z < 0 || z >= 30) return stbi__err(\"bad huffman code\",\"Corrupt PNG\");\n")
   ursa_stb_fix(t 1 "         if (zout + len > a->zout_end) {\n" "         if (len > a->zout_end - zout) {\n")
   ursa_stb_fix(t 1 "   if (a->zout + len > a->zout_end)\n" "   if (len > a->zout_end - a->zout)\n")
+  # PNG: an empty IDAT chunk copied 0 bytes to a null buffer (memcpy's arguments must
+  # not be null even then).
+  ursa_stb_fix(t 1
+    "   if (s->img_buffer+n <= s->img_buffer_end) {\n      memcpy(buffer, s->img_buffer, n);\n"
+    "   if (s->img_buffer+n <= s->img_buffer_end) {\n      if (n > 0) memcpy(buffer, s->img_buffer, n);\n")
   set(${var} "${t}" PARENT_SCOPE)
 endfunction()

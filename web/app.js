@@ -31,7 +31,7 @@ function describeModel(info, source) {
   const parts = [
     `Model: ${source}`,
     info.arch ? info.arch : null,
-    `${w}×${h} ${info.input.resize}`,
+    `${w}×${h} ${info.input.resize}${info.input.pad_mode ? ` (${info.input.pad_mode})` : ''}`,
     `${info.labels.length} labels (${info.labels.length > 12 ? `${info.labels.slice(0, 12).join(', ')}, …` : info.labels.join(', ')})`,
     info.valid_error != null && info.valid_error >= 0 ? `validation error ${(info.valid_error * 100).toFixed(1)}%` : null,
   ].filter(Boolean);

@@ -112,7 +112,13 @@ Result<Image> decode_image(const uint8_t* data, size_t size, const DecodeOptions
 
     // Decode as RGBA so every source (gray, palette, alpha) takes one path.
     stbi_uc* rgba = stbi_load_from_memory(data, len, &width, &height, &channels, 4);
-    if (!rgba) return make_error("corrupt " + format + ": " + stbi_failure_reason());
+    if (!rgba) {
+        // stb puts a bad PNG chunk's type bytes into its message; keep it printable.
+        std::string reason = stbi_failure_reason();
+        for (char& c : reason)
+            if (c < 0x20 || c > 0x7E) c = '?';
+        return make_error("corrupt " + format + ": " + reason);
+    }
     Result<Image> image = image_from_rgba(rgba, width, height, options);
     stbi_image_free(rgba);
     if (image && format == "jpeg" && options.exif_orientation) {

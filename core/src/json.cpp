@@ -174,9 +174,32 @@ Result<Value> parse(const std::string& text) {
     return v;
 }
 
+namespace {
+
+// Length of the well-formed UTF-8 sequence at text[i], or 0 (RFC 3629: no overlongs,
+// no surrogates, nothing past U+10FFFF).
+size_t utf8_sequence(const std::string& text, size_t i) {
+    const auto byte = [&](size_t k) { return k < text.size() ? static_cast<unsigned char>(text[k]) : 0u; };
+    const unsigned b0 = byte(i);
+    const auto cont = [&](size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) { return byte(k) >= lo && byte(k) <= hi; };
+    if (b0 >= 0xC2 && b0 <= 0xDF) return cont(i + 1) ? 2 : 0;
+    if (b0 == 0xE0) return cont(i + 1, 0xA0) && cont(i + 2) ? 3 : 0;
+    if (b0 == 0xED) return cont(i + 1, 0x80, 0x9F) && cont(i + 2) ? 3 : 0;
+    if (b0 >= 0xE1 && b0 <= 0xEF) return cont(i + 1) && cont(i + 2) ? 3 : 0;
+    if (b0 == 0xF0) return cont(i + 1, 0x90) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+    if (b0 >= 0xF1 && b0 <= 0xF3) return cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+    if (b0 == 0xF4) return cont(i + 1, 0x80, 0x8F) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+    return 0;
+}
+
+}  // namespace
+
+// Always valid JSON: control characters are escaped and bytes that are not UTF-8
+// (a Latin-1 file name, say) become U+FFFD, so strict parsers accept the output.
 std::string quote(const std::string& text) {
     std::string out = "\"";
-    for (const char c : text) {
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
         switch (c) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;
@@ -188,8 +211,13 @@ std::string quote(const std::string& text) {
                     char buf[8];
                     std::snprintf(buf, sizeof buf, "\\u%04x", c);
                     out += buf;
-                } else {
+                } else if (static_cast<unsigned char>(c) < 0x80) {
                     out += c;
+                } else if (const size_t n = utf8_sequence(text, i)) {
+                    out.append(text, i, n);
+                    i += n - 1;
+                } else {
+                    out += "\\ufffd";
                 }
         }
     }

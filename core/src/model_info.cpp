@@ -81,6 +81,12 @@ Result<InputSpec> parse_input_spec(const std::string& text) {
         if (!method) return make_error(std::string(kMetaInput) + ".resize: " + method.error().message);
         spec.resize = *method;
     }
+    if (const json::Value* p = v.find("pad_mode")) {  // optional; fastai's default is zeros
+        if (!p->is_string()) return make_error(std::string(kMetaInput) + ".pad_mode must be a string");
+        auto pad = parse_pad_mode(p->string);
+        if (!pad) return make_error(std::string(kMetaInput) + ".pad_mode: " + pad.error().message);
+        spec.pad_mode = *pad;
+    }
     auto mean = read_triple(v, "mean");
     if (!mean) return mean.error();
     auto std = read_triple(v, "std");
@@ -99,7 +105,9 @@ std::string labels_json(const std::vector<std::string>& labels) {
 
 std::string input_json(const InputSpec& spec) {
     return "{\"size\":[" + std::to_string(spec.height) + "," + std::to_string(spec.width) + "],\"resize\":\"" +
-           to_string(spec.resize) + "\",\"mean\":" + triple(spec.mean) + ",\"std\":" + triple(spec.std) + "}";
+           to_string(spec.resize) + "\"" +
+           (spec.resize == ResizeMethod::Pad ? std::string(",\"pad_mode\":\"") + to_string(spec.pad_mode) + "\"" : "") +
+           ",\"mean\":" + triple(spec.mean) + ",\"std\":" + triple(spec.std) + "}";
 }
 
 Result<ModelInfo> model_info_from_metadata(const onnx::MetadataProps& props) {

@@ -65,25 +65,76 @@ inline uint8_t clip8(int32_t v) {
     return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
 }
 
-// A window [x0, x0 + w) x [y0, y0 + h) over an image; the parts outside the image
-// read as zero. fastai's crop and pad are windows: pad's would be a canvas many times
-// the photo's size (a 63296x48 panorama padded square is 3 G pixels), so it is
-// never made: taps that fall outside the image multiply zero and are dropped.
+// A window [x0, x0 + w) x [y0, y0 + h) over an image; what lies outside the image
+// reads as `pad` makes it (zero, the nearest edge pixel, or the mirror image).
+// fastai's crop and pad are windows. Pad's canvas can be many times the photo's size
+// (a 63296x48 panorama padded square is 3 G pixels), so it is never made: each tap
+// outside the image is moved onto the image pixel it would copy, or dropped for zeros.
 struct Window {
     int x0 = 0, y0 = 0, w = 0, h = 0;
+    PadMode pad = PadMode::Zeros;
 };
 
-// Moves coefficients from window to image coordinates, dropping the taps outside
-// [0, size). Integer sums of the kept taps equal Pillow's over the zero-padded canvas.
-void clip_to_image(Coefficients& c, int offset, int size) {
+// The image index that index i of a padded axis copies, or -1 for zero padding.
+// ref: numpy.pad modes "edge" and "reflect" (mirror without repeating the edge, over
+// and over when the padding is wider than the image), which torchvision's pad uses
+// for PIL images and fastai's PadMode.Border / Reflection select.
+int source_index(int i, int size, PadMode pad) {
+    if (i >= 0 && i < size) return i;
+    switch (pad) {
+        case PadMode::Zeros: return -1;
+        case PadMode::Border: return i < 0 ? 0 : size - 1;
+        case PadMode::Reflection: {
+            if (size == 1) return 0;
+            const int period = 2 * (size - 1);
+            int m = i % period;
+            if (m < 0) m += period;
+            return m < size ? m : period - m;
+        }
+    }
+    return -1;
+}
+
+// Moves coefficients from window to image coordinates. Taps outside the image are
+// dropped (zeros) or their weights added to the tap of the pixel they copy; the
+// integer sums equal Pillow's over the padded canvas. A contiguous run of taps maps
+// onto a contiguous run no longer than itself, so each kernel still fits in ksize.
+void fold_to_image(Coefficients& c, int offset, int size, PadMode pad) {
+    std::vector<int32_t> folded(c.ksize);
     for (size_t i = 0; i < c.bounds.size() / 2; ++i) {
         const int start = c.bounds[i * 2] + offset, count = c.bounds[i * 2 + 1];
-        const int lo = std::clamp(-start, 0, count), hi = std::clamp(size - start, lo, count);
         int32_t* k = &c.kk[i * c.ksize];
-        std::copy(k + lo, k + hi, k);
-        c.bounds[i * 2] = start + lo;
-        c.bounds[i * 2 + 1] = hi - lo;
+        if (pad == PadMode::Zeros || (start >= 0 && start + count <= size)) {
+            const int lo = std::clamp(-start, 0, count), hi = std::clamp(size - start, lo, count);
+            std::copy(k + lo, k + hi, k);
+            c.bounds[i * 2] = start + lo;
+            c.bounds[i * 2 + 1] = hi - lo;
+            continue;
+        }
+        int lo = size, hi = -1;
+        for (int t = 0; t < count; ++t) {
+            const int j = source_index(start + t, size, pad);
+            lo = std::min(lo, j), hi = std::max(hi, j);
+        }
+        std::fill(folded.begin(), folded.end(), 0);
+        for (int t = 0; t < count; ++t) folded[source_index(start + t, size, pad) - lo] += k[t];
+        std::copy(folded.begin(), folded.end(), k);
+        c.bounds[i * 2] = count > 0 ? lo : 0;
+        c.bounds[i * 2 + 1] = count > 0 ? hi - lo + 1 : 0;
     }
+}
+
+// For each of n window indices from `offset`: the image index it copies, or -1.
+std::vector<int> index_table(int offset, int n, int size, PadMode pad) {
+    std::vector<int> table(n);
+    for (int i = 0; i < n; ++i) table[i] = source_index(offset + i, size, pad);
+    return table;
+}
+
+// Copies the pixels that `cols` names from an image row (-1: leaves zero).
+void gather_row(const uint8_t* in, const std::vector<int>& cols, uint8_t* out) {
+    for (size_t x = 0; x < cols.size(); ++x)
+        if (cols[x] >= 0) std::copy_n(in + cols[x] * 3, 3, out + x * 3);
 }
 
 Image blank(int w, int h) {
@@ -126,11 +177,25 @@ template <class MakeRow>
 Image vertical_streamed(const Coefficients& cv, int out_w, int out_h, int x_first, int x_last, MakeRow make_row) {
     Image out = blank(out_w, out_h);
     const size_t stride = static_cast<size_t>(x_last - x_first) * 3;
-    int ring_rows = 1;
-    for (int yy = 0; yy < out_h; ++yy) ring_rows = std::max(ring_rows, cv.bounds[yy * 2 + 1]);
+    // Tap ranges move down the image, except where mirrored or edge padding folded
+    // them back: then every row they read is made first (the padded axis is the
+    // photo's short one, so that is few rows).
+    int ring_rows = 1, lowest = std::numeric_limits<int>::max(), highest = 0, prev_start = 0, prev_end = 0;
+    bool monotone = true;
+    for (int yy = 0; yy < out_h; ++yy) {
+        const int start = cv.bounds[yy * 2], count = cv.bounds[yy * 2 + 1];
+        if (count == 0) continue;
+        ring_rows = std::max(ring_rows, count);
+        monotone = monotone && start >= prev_start && start + count >= prev_end;
+        prev_start = start, prev_end = start + count;
+        lowest = std::min(lowest, start), highest = std::max(highest, start + count);
+    }
+    if (!monotone) ring_rows = highest - lowest;
     std::vector<uint8_t> ring(ring_rows * stride);
     std::vector<int32_t> acc(stride);
-    int next = 0;  // the next image row to make; tap ranges only move down
+    int next = 0;  // the next image row to make
+    if (!monotone)
+        for (next = lowest; next < highest; ++next) make_row(next, &ring[static_cast<size_t>(next % ring_rows) * stride]);
     for (int yy = 0; yy < out_h && stride > 0; ++yy) {
         const int ymin = cv.bounds[yy * 2], count = cv.bounds[yy * 2 + 1];
         if (count == 0) continue;  // every tap outside the image: a zero row
@@ -149,40 +214,35 @@ Image vertical_streamed(const Coefficients& cv, int out_w, int out_h, int x_firs
     return out;
 }
 
-// A copy of the window's part [x, x + w) x [y, y + h) (window coordinates).
-Image copy_window(const Image& src, const Window& win, int x, int y, int w, int h) {
-    Image out = blank(w, h);
-    const int sx = win.x0 + x, sy = win.y0 + y;
-    const int xs = std::max(0, -sx), xe = std::min(w, src.width - sx);
-    if (xe <= xs) return out;
-    for (int r = std::max(0, -sy); r < h && r + sy < src.height; ++r)
-        std::copy_n(src.at(xs + sx, r + sy), static_cast<size_t>(xe - xs) * 3,
-                    &out.pixels[(static_cast<size_t>(r) * w + xs) * 3]);
+// The window itself, padded as it says (when no resampling is needed).
+Image copy_window(const Image& src, const Window& win) {
+    Image out = blank(win.w, win.h);
+    const std::vector<int> cols = index_table(win.x0, win.w, src.width, win.pad);
+    for (int y = 0; y < win.h; ++y)
+        if (const int row = source_index(win.y0 + y, src.height, win.pad); row >= 0)
+            gather_row(src.at(0, row), cols, out.at(0, y));
     return out;
 }
 
 // ref: Pillow ImagingScaleAffine — nearest takes the pixel under each output centre;
 // positions are accumulated step by step in double precision, as Pillow does.
-// Entries are image coordinates, -1 where the window is outside the image.
-std::vector<int> nearest_table(int out_size, double start, double step, int win_size, int offset, int size) {
+// Entries are image coordinates, -1 where zero padding is read.
+std::vector<int> nearest_table(int out_size, double start, double step, int win_size, int offset, int size,
+                               PadMode pad) {
     std::vector<int> table(out_size);
     double pos = start + step * 0.5;
-    for (int i = 0; i < out_size; ++i, pos += step) {
-        const int at = std::clamp(pos < 0.0 ? 0 : static_cast<int>(pos), 0, win_size - 1) + offset;
-        table[i] = at >= 0 && at < size ? at : -1;
-    }
+    for (int i = 0; i < out_size; ++i, pos += step)
+        table[i] = source_index(std::clamp(pos < 0.0 ? 0 : static_cast<int>(pos), 0, win_size - 1) + offset, size, pad);
     return table;
 }
 
 Image resample_nearest(const Image& src, const Window& win, int out_w, int out_h, double x0, double y0, double x1,
                        double y1) {
     Image out = blank(out_w, out_h);
-    const std::vector<int> xs = nearest_table(out_w, x0, (x1 - x0) / out_w, win.w, win.x0, src.width);
-    const std::vector<int> ys = nearest_table(out_h, y0, (y1 - y0) / out_h, win.h, win.y0, src.height);
+    const std::vector<int> xs = nearest_table(out_w, x0, (x1 - x0) / out_w, win.w, win.x0, src.width, win.pad);
+    const std::vector<int> ys = nearest_table(out_h, y0, (y1 - y0) / out_h, win.h, win.y0, src.height, win.pad);
     for (int y = 0; y < out_h; ++y)
-        for (int x = 0; x < out_w; ++x)
-            if (xs[x] >= 0 && ys[y] >= 0)
-                std::copy_n(src.at(xs[x], ys[y]), 3, &out.pixels[(static_cast<size_t>(y) * out_w + x) * 3]);
+        if (ys[y] >= 0) gather_row(src.at(0, ys[y]), xs, out.at(0, y));
     return out;
 }
 
@@ -194,24 +254,24 @@ Image resample_window(const Image& src, const Window& win, int out_w, int out_h,
     if (filter == Filter::Nearest) return resample_nearest(src, win, out_w, out_h, x0, y0, x1, y1);
     const bool need_h = out_w != win.w || x0 != 0 || x1 != out_w;
     const bool need_v = out_h != win.h || y0 != 0 || y1 != out_h;
-    if (!need_h && !need_v) return copy_window(src, win, 0, 0, win.w, win.h);
+    if (!need_h && !need_v) return copy_window(src, win);
     Coefficients ch = precompute(win.w, x0, x1, out_w);
-    clip_to_image(ch, win.x0, src.width);
+    fold_to_image(ch, win.x0, src.width, win.pad);
     const std::pair<int, int> taps = outputs_with_taps(ch);  // not a structured binding: lambdas capture it
     const int xx_first = taps.first, xx_last = taps.second;
-    if (!need_v) {  // out_h == win.h: window rows inside the image, the rest stay zero
+    if (!need_v) {  // out_h == win.h: each window row is an image row or zero
         Image out = blank(out_w, out_h);
-        for (int y = std::max(0, -win.y0); y < std::min(out_h, src.height - win.y0); ++y)
-            horizontal_row(src.at(0, y + win.y0), ch, xx_first, xx_last, out.at(xx_first, y));
+        for (int y = 0; y < out_h; ++y)
+            if (const int row = source_index(win.y0 + y, src.height, win.pad); row >= 0)
+                horizontal_row(src.at(0, row), ch, xx_first, xx_last, out.at(xx_first, y));
         return out;
     }
     Coefficients cv = precompute(win.h, y0, y1, out_h);
-    clip_to_image(cv, win.y0, src.height);
+    fold_to_image(cv, win.y0, src.height, win.pad);
     if (!need_h) {  // out_w == win.w: the vertical pass reads the window's columns
-        const int x_first = std::clamp(-win.x0, 0, out_w), x_last = std::clamp(src.width - win.x0, x_first, out_w);
-        return vertical_streamed(cv, out_w, out_h, x_first, x_last, [&](int row, uint8_t* dst) {
-            std::copy_n(src.at(x_first + win.x0, row), static_cast<size_t>(x_last - x_first) * 3, dst);
-        });
+        const std::vector<int> cols = index_table(win.x0, out_w, src.width, win.pad);
+        return vertical_streamed(cv, out_w, out_h, 0, out_w,
+                                 [&](int row, uint8_t* dst) { gather_row(src.at(0, row), cols, dst); });
     }
     return vertical_streamed(cv, out_w, out_h, xx_first, xx_last, [&](int row, uint8_t* dst) {
         horizontal_row(src.at(0, row), ch, xx_first, xx_last, dst);
@@ -227,6 +287,22 @@ const char* to_string(ResizeMethod method) {
         case ResizeMethod::Pad: return "pad";
     }
     return "squish";
+}
+
+const char* to_string(PadMode pad) {
+    switch (pad) {
+        case PadMode::Zeros: return "zeros";
+        case PadMode::Border: return "border";
+        case PadMode::Reflection: return "reflection";
+    }
+    return "zeros";
+}
+
+Result<PadMode> parse_pad_mode(const std::string& name) {
+    if (name == "zeros") return PadMode::Zeros;
+    if (name == "border") return PadMode::Border;
+    if (name == "reflection") return PadMode::Reflection;
+    return make_error("unknown pad mode '" + name + "' (expected zeros, border or reflection)");
 }
 
 Result<ResizeMethod> parse_resize_method(const std::string& name) {
@@ -249,15 +325,15 @@ Image resize(const Image& src, int out_w, int out_h, Filter filter) {
 
 // ref: fastai vision/augment.py Resize.encodes with pcts (0.5, 0.5): an integer
 // window of the target aspect (largest inside for crop, smallest outside for pad),
-// cropped or zero-padded, then resized.
-Image fit(const Image& src, int width, int height, ResizeMethod method, Filter filter) {
+// cropped or padded, then resized.
+Image fit(const Image& src, int width, int height, ResizeMethod method, Filter filter, PadMode pad) {
     if (method == ResizeMethod::Squish) return resize(src, width, height, filter);
     const double rw = static_cast<double>(src.width) / width, rh = static_cast<double>(src.height) / height;
     const double m = method == ResizeMethod::Crop ? std::min(rw, rh) : std::max(rw, rh);
     const int cw = std::max(1, static_cast<int>(m * width)), chh = std::max(1, static_cast<int>(m * height));
     // Python's int() truncates toward zero, also for the negative offsets of pad.
     const int x0 = static_cast<int>(0.5 * (src.width - cw)), y0 = static_cast<int>(0.5 * (src.height - chh));
-    return resample_window(src, Window{x0, y0, cw, chh}, width, height, filter, 0, 0, cw, chh);
+    return resample_window(src, Window{x0, y0, cw, chh, pad}, width, height, filter, 0, 0, cw, chh);
 }
 
 void normalize_to_chw(const Image& image, const std::array<float, 3>& mean, const std::array<float, 3>& std,
@@ -275,7 +351,7 @@ void normalize_to_chw(const Image& image, const std::array<float, 3>& mean, cons
 std::vector<float> image_to_tensor(const Image& image, const InputSpec& spec) {
     std::vector<float> out;
     out.reserve(static_cast<size_t>(3) * spec.width * spec.height);
-    normalize_to_chw(fit(image, spec.width, spec.height, spec.resize), spec.mean, spec.std, out);
+    normalize_to_chw(fit(image, spec.width, spec.height, spec.resize, Filter::Bilinear, spec.pad_mode), spec.mean, spec.std, out);
     return out;
 }
 

@@ -72,6 +72,16 @@ print("onnx ok", sorted(ops))
 PY
 check "exported model passes the ONNX checker with the metadata contract" grep -q "onnx ok" onnx_check.out || cat onnx_check.out
 
+# --- the pad mode travels from train through export into the metadata --------------------
+run train_pad 1 "$ursa" train data --arch small --size 32 --epochs 1 --bs 8 --seed 3 --resize-method pad \
+  --pad-mode reflection --out run_pad
+run export_pad 0 "$ursa" export run_pad -o pad.onnx
+"$py" -c 'import json, sys, onnx; m = onnx.load(sys.argv[1]); print(json.loads({p.key: p.value for p in m.metadata_props}["ursa.input"]))' \
+  pad.onnx >pad_meta.out 2>&1
+check "ursa.input names resize pad and pad_mode reflection" grep -q "'resize': 'pad', 'pad_mode': 'reflection'" pad_meta.out
+run predict_pad 0 "$ursa" predict pad.onnx data/red/red_00.PNG --json
+check "a pad/reflection model predicts" contains predict_pad.out '"label":'
+
 # --- predict -----------------------------------------------------------------------------
 run predict_json 1 "$ursa" predict model.onnx data/red/red_00.PNG data/blue/blue_03.jpg data/red/corrupt.jpg missing.jpg --json --top 3
 "$py" - predict_json.out >predict_check.out 2>&1 <<'PY'
@@ -117,20 +127,25 @@ run web_refuses 2 "$ursa" web --model model.onnx --out precious
 check "the user's folder is untouched" test "$(cat precious/notes.txt)" = keep
 
 # --- preprocess writes exactly Pillow's pixels (fastai crop / pad / squish) ------------
-for method in crop pad squish; do
-  run "preprocess_$method" 0 "$ursa" preprocess "$repo/tests/fixtures/src_160x120.png" --size 24 --method "$method" -o "pre_$method.png"
-  "$py" - "$repo/tests/fixtures" "$method" "pre_$method.png" >"pre_$method.check" 2>&1 <<'PY'
+for variant in crop squish pad:zeros pad:border pad:reflection; do
+  method=${variant%%:*} pad=${variant#*:}
+  [ "$pad" = "$variant" ] && pad=zeros
+  run "preprocess_${method}_$pad" 0 "$ursa" preprocess "$repo/tests/fixtures/src_160x120.png" --size 24 \
+    --method "$method" --pad-mode "$pad" -o "pre_${method}_$pad.png"
+  "$py" - "$repo/tests/fixtures" "$method" "$pad" "pre_${method}_$pad.png" >"pre_${method}_$pad.check" 2>&1 <<'PY'
 import sys
 sys.path.insert(0, sys.argv[1])
 from PIL import Image
 from make_fixtures import fit
-ref = fit(Image.open(sys.argv[1] + "/src_160x120.png").convert("RGB"), 24, 24, sys.argv[2])
-out = Image.open(sys.argv[3]).convert("RGB")
+ref = fit(Image.open(sys.argv[1] + "/src_160x120.png").convert("RGB"), 24, 24, sys.argv[2], pad_mode=sys.argv[3])
+out = Image.open(sys.argv[4]).convert("RGB")
 assert out.size == (24, 24) and out.tobytes() == ref.tobytes(), "differs from Pillow"
 print("same as Pillow")
 PY
-  check "preprocess --method $method equals Pillow" grep -q "same as Pillow" "pre_$method.check"
+  check "preprocess --method $method --pad-mode $pad equals Pillow" grep -q "same as Pillow" "pre_${method}_$pad.check"
 done
+run preprocess_bad_pad 2 "$ursa" preprocess "$repo/tests/fixtures/src_160x120.png" --pad-mode mirror -o x.png
+check "an unknown --pad-mode is a usage error naming the choices" contains preprocess_bad_pad.err "reflection"
 
 # --- import-mnist -----------------------------------------------------------------------
 run import_mnist 0 "$ursa" import-mnist --out fmnist --per-class 2

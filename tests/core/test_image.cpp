@@ -120,12 +120,13 @@ TEST_CASE("bad input gives an error with a reason, never a crash") {
         // Bits read past the entropy data, Huffman codes past the table's symbols.
         for (const char* name : {"fuzz/jpeg_huffman_overflow_after_junk.jpg", "fuzz/png_huge_dimensions.png",
                                  "fuzz/jpeg_bits_past_end.jpg", "fuzz/jpeg_symbol_out_of_range_1.jpg",
-                                 "fuzz/jpeg_symbol_out_of_range_2.jpg"}) {
+                                 "fuzz/jpeg_symbol_out_of_range_2.jpg", "fuzz/png_empty_idat.png"}) {
             CAPTURE(name);
             const auto bytes = load_fixture(name);
             auto r = decode_image(bytes.data(), bytes.size());
             REQUIRE_FALSE(r.ok());
             CHECK_FALSE(r.error().message.empty());
+            for (char c : r.error().message) CHECK((c >= 0x20 && c <= 0x7E));  // printable, whatever stb says
         }
     }
     SUBCASE("unsupported formats are named") {

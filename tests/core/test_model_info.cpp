@@ -44,6 +44,12 @@ TEST_CASE("invalid JSON is an error with an offset") {
 
 TEST_CASE("quote and number write JSON that reads back") {
     CHECK(json::quote("a\"b\\c\n") == "\"a\\\"b\\\\c\\n\"");
+    // UTF-8 passes through; bytes that are not UTF-8 (a Latin-1 file name, a lone
+    // continuation byte, an overlong or surrogate form) become U+FFFD.
+    CHECK(json::quote("b\xC3\xA4r \xF0\x9F\x90\xBB") == "\"b\xC3\xA4r \xF0\x9F\x90\xBB\"");
+    CHECK(json::quote("b\xE4r") == "\"b\\ufffdr\"");
+    CHECK(json::quote("\x80\xC0\xAF\xED\xA0\x80") == "\"\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"");
+    CHECK(json::quote("\xF0\x9F\x90") == "\"\\ufffd\\ufffd\\ufffd\"");  // cut short
     CHECK(json::number(0.1) == "0.1");
     CHECK(json::number(1e-5) == "1e-05");
     CHECK(json::parse(json::number(0.123456789012345)).value().number == 0.123456789012345);
@@ -77,6 +83,7 @@ TEST_CASE("model info round-trips through the exporter's JSON") {
     spec.height = 28;
     spec.width = 32;
     spec.resize = ResizeMethod::Pad;
+    spec.pad_mode = PadMode::Reflection;
     const std::vector<std::string> labels = {"a \"quoted\" label", "b"};
     auto info = model_info_from_metadata({{kMetaLabels, labels_json(labels)}, {kMetaInput, input_json(spec)}});
     REQUIRE(info.ok());
@@ -84,9 +91,13 @@ TEST_CASE("model info round-trips through the exporter's JSON") {
     CHECK(info->input.height == 28);
     CHECK(info->input.width == 32);
     CHECK(info->input.resize == ResizeMethod::Pad);
+    CHECK(info->input.pad_mode == PadMode::Reflection);
     CHECK(info->input.mean == spec.mean);
+    CHECK(input_json(spec) == "{\"size\":[28,32],\"resize\":\"pad\",\"pad_mode\":\"reflection\",\"mean\":[0.485,0.456,0.406],"
+                              "\"std\":[0.229,0.224,0.225]}");
+    spec.resize = ResizeMethod::Crop;  // pad_mode only appears with pad
     CHECK(input_json(spec) ==
-          "{\"size\":[28,32],\"resize\":\"pad\",\"mean\":[0.485,0.456,0.406],\"std\":[0.229,0.224,0.225]}");
+          "{\"size\":[28,32],\"resize\":\"crop\",\"mean\":[0.485,0.456,0.406],\"std\":[0.229,0.224,0.225]}");
     auto whole = json::parse(to_json(*info));
     REQUIRE(whole.ok());
     CHECK(whole->find("labels")->array.size() == 2);
@@ -118,4 +129,9 @@ TEST_CASE("missing or bad metadata gives an error naming the key") {
     props = good_props();
     props[1].second = "{\"size\":[8,8],\"resize\":\"stretch\",\"mean\":[0,0,0],\"std\":[1,1,1]}";
     CHECK_FALSE(model_info_from_metadata(props).ok());
+
+    props[1].second = "{\"size\":[8,8],\"resize\":\"pad\",\"pad_mode\":\"mirror\",\"mean\":[0,0,0],\"std\":[1,1,1]}";
+    auto bad_pad = model_info_from_metadata(props);
+    REQUIRE_FALSE(bad_pad.ok());
+    CHECK(bad_pad.error().message == "ursa.input.pad_mode: unknown pad mode 'mirror' (expected zeros, border or reflection)");
 }

@@ -11,17 +11,17 @@
 
 using namespace ursa;
 
-TEST_CASE("resizing matches Pillow exactly (bilinear antialiased, nearest, fastai crop and pad)") {
+TEST_CASE("resizing matches Pillow exactly (bilinear antialiased, nearest, fastai crop and pad with zeros, border, reflection)") {
     int checked = 0;
     for (const std::string& line : fixture_lines("resize/cases.txt")) {
         std::istringstream in(line);
-        std::string src, method, filter, ref;
+        std::string src, method, filter, ref, pad = "zeros";
         int w = 0, h = 0;
-        in >> src >> method >> w >> h >> filter >> ref;
+        in >> src >> method >> w >> h >> filter >> ref >> pad;  // pad mode: optional last column
         CAPTURE(line);
         const Image image = decode_fixture(src);
         const Filter f = filter == "nearest" ? Filter::Nearest : Filter::Bilinear;
-        const Image out = fit(image, w, h, parse_resize_method(method).value(), f);
+        const Image out = fit(image, w, h, parse_resize_method(method).value(), f, parse_pad_mode(pad).value());
         REQUIRE(out.width == w);
         REQUIRE(out.height == h);
         const auto expected = load_fixture("resize/" + ref);
@@ -30,7 +30,7 @@ TEST_CASE("resizing matches Pillow exactly (bilinear antialiased, nearest, fasta
         CHECK(differing == 0);
         ++checked;
     }
-    CHECK(checked == 108);
+    CHECK(checked == 180);
 }
 
 TEST_CASE("pad never builds the padded canvas") {

@@ -22,6 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             (void)ursa::fit(*image, 5, 3, method, ursa::Filter::Nearest);
             if (tensor.size() != 3u * 13 * 17) __builtin_trap();
         }
+        for (auto pad : {ursa::PadMode::Border, ursa::PadMode::Reflection})
+            for (auto filter : {ursa::Filter::Bilinear, ursa::Filter::Nearest})
+                if (ursa::fit(*image, 7, 11, ursa::ResizeMethod::Pad, filter, pad).pixels.size() != 3u * 7 * 11)
+                    __builtin_trap();
     }
     (void)ursa::jpeg_orientation(data, size);
     // Treat the input as RGBA pixels of some width.

@@ -5,7 +5,7 @@ namespace ursa::cli {
 
 void add_preprocess(CLI::App& app, Run& run) {
     struct Opts {
-        std::string file, method = "crop", out;
+        std::string file, method = "crop", pad_mode = "zeros", out;
         int size = 224;
     };
     auto o = std::make_shared<Opts>();
@@ -15,8 +15,13 @@ void add_preprocess(CLI::App& app, Run& run) {
     sub->add_option("--method", o->method, "Resize method")
         ->check(CLI::IsMember({"crop", "squish", "pad"}))
         ->capture_default_str();
+    sub->add_option("--pad-mode", o->pad_mode, "What pad fills its margins with")
+        ->check(CLI::IsMember({"zeros", "border", "reflection"}))
+        ->capture_default_str();
     sub->add_option("-o,--out", o->out, "Output PNG")->required();
-    sub->callback([o, &run] { run = [o] { return preprocess_file(o->file, o->size, o->method, o->out); }; });
+    sub->callback([o, &run] {
+        run = [o] { return preprocess_file(o->file, o->size, o->method, o->pad_mode, o->out); };
+    });
 }
 
 }  // namespace ursa::cli

@@ -6,6 +6,7 @@ namespace ursa::cli {
 void add_train(CLI::App& app, Run& run) {
     auto o = std::make_shared<TrainOptions>();
     auto method = std::make_shared<std::string>("crop");
+    auto pad_mode = std::make_shared<std::string>("zeros");
     auto precision = std::make_shared<std::string>("fp32");
     auto* sub = app.add_subcommand("train", "Train a classifier on DATA/<label>/*.jpg (or DATA/{train,valid}/<label>/*)");
     sub->add_option("data", o->data, "Dataset folder")->required();
@@ -16,6 +17,9 @@ void add_train(CLI::App& app, Run& run) {
     sub->add_option("--size", o->size, "Input size N (N x N pixels)")->check(CLI::Range(16, 1024))->capture_default_str();
     sub->add_option("--resize-method", *method, "How images are brought to N x N")
         ->check(CLI::IsMember({"crop", "squish", "pad"}))
+        ->capture_default_str();
+    sub->add_option("--pad-mode", *pad_mode, "What --resize-method pad fills its margins with")
+        ->check(CLI::IsMember({"zeros", "border", "reflection"}))
         ->capture_default_str();
     sub->add_option("--split", o->dataset.split,
                     "auto: folder split when DATA/train and DATA/valid exist, else random")
@@ -39,9 +43,10 @@ void add_train(CLI::App& app, Run& run) {
     sub->add_option("--max-pixels", o->max_pixels, "Refuse images larger than this many pixels")->capture_default_str();
     sub->add_option("--limit-train", o->limit_train, "Train on a random subset of N training images (0 = all)")
         ->check(CLI::NonNegativeNumber);
-    sub->callback([o, method, precision, &run] {
+    sub->callback([o, method, pad_mode, precision, &run] {
         o->dataset.seed = o->seed;
         o->resize = parse_resize_method(*method).value();
+        o->pad_mode = parse_pad_mode(*pad_mode).value();
         o->bf16 = *precision == "bf16";
         run = [o] { return train(*o); };
     });

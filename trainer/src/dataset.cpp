@@ -115,7 +115,7 @@ Prepared prepare_items(const std::vector<Item>& items, const InputSpec& spec, co
             } else if (auto img = decode_image(bytes->data(), bytes->size(), decode); !img) {
                 errors[i] = img.error().message;
             } else {
-                images[i] = fit(*img, spec.width, spec.height, spec.resize);
+                images[i] = fit(*img, spec.width, spec.height, spec.resize, Filter::Bilinear, spec.pad_mode);
             }
             const size_t d = ++done;
             if (d % 256 == 0 || d == items.size()) {

@@ -159,6 +159,7 @@ int train(const TrainOptions& o) {
     InputSpec spec;
     spec.height = spec.width = o.size;
     spec.resize = o.resize;
+    spec.pad_mode = o.pad_mode;
     DecodeOptions decode{o.max_pixels};
     Prepared train_data = prepare_items(train_items, spec, decode, threads, "load train");
     Prepared valid_data = prepare_items(ds->valid, spec, decode, threads, "load valid");

@@ -6,10 +6,12 @@
 
 namespace ursa {
 
-int preprocess_file(const std::string& file, int size, const std::string& method, const std::string& out) {
+int preprocess_file(const std::string& file, int size, const std::string& method, const std::string& pad_mode,
+                    const std::string& out) {
     auto m = parse_resize_method(method);
-    if (!m) {
-        std::fprintf(stderr, "error: %s\n", m.error().message.c_str());
+    auto pad = parse_pad_mode(pad_mode);
+    if (!m || !pad) {
+        std::fprintf(stderr, "error: %s\n", (!m ? m.error() : pad.error()).message.c_str());
         return 2;
     }
     auto bytes = read_file(file);
@@ -22,7 +24,7 @@ int preprocess_file(const std::string& file, int size, const std::string& method
         std::fprintf(stderr, "error: %s: %s\n", file.c_str(), image.error().message.c_str());
         return 1;
     }
-    const auto png = encode_png(fit(*image, size, size, *m));
+    const auto png = encode_png(fit(*image, size, size, *m, Filter::Bilinear, *pad));
     if (auto ok = write_file_atomic(out, png.data(), png.size()); !ok) {
         std::fprintf(stderr, "error: %s\n", ok.error().message.c_str());
         return 1;

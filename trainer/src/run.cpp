@@ -13,6 +13,7 @@ Result<bool> write_run_config(const std::string& run_dir, const RunConfig& c) {
                         {"input",
                          {{"size", {c.input.height, c.input.width}},
                           {"resize", to_string(c.input.resize)},
+                          {"pad_mode", to_string(c.input.pad_mode)},
                           {"mean", c.input.mean},
                           {"std", c.input.std}}},
                         {"labels", c.labels},
@@ -38,6 +39,9 @@ Result<RunConfig> read_run_config(const std::string& run_dir) {
         auto method = parse_resize_method(in.at("resize"));
         if (!method) return make_error(path + ": " + method.error().message);
         c.input.resize = *method;
+        auto pad = parse_pad_mode(in.value("pad_mode", "zeros"));
+        if (!pad) return make_error(path + ": " + pad.error().message);
+        c.input.pad_mode = *pad;
         c.input.mean = in.at("mean");
         c.input.std = in.at("std");
         c.labels = j.at("labels").get<std::vector<std::string>>();

@@ -10,11 +10,18 @@
 namespace ursa {
 
 // fastai's Resize methods. crop: largest centred window of the target aspect;
-// squish: whole image to the target size; pad: fit inside, zero padding.
+// squish: whole image to the target size; pad: fit inside, padded.
 enum class ResizeMethod { Crop, Squish, Pad };
 
 const char* to_string(ResizeMethod method);
 Result<ResizeMethod> parse_resize_method(const std::string& name);
+
+// fastai's PadMode: what pad fills with. zeros: black; border: the edge pixels
+// repeated; reflection: the image mirrored at its edge (numpy's "reflect").
+enum class PadMode { Zeros, Border, Reflection };
+
+const char* to_string(PadMode pad);
+Result<PadMode> parse_pad_mode(const std::string& name);
 
 // Resampling filters of Pillow's Image.resize. Bilinear widens its support with
 // the downscale factor (antialiased), as Pillow does.
@@ -29,14 +36,16 @@ Image resample(const Image& src, int out_w, int out_h, Filter filter, double x0,
 Image resize(const Image& src, int out_w, int out_h, Filter filter = Filter::Bilinear);
 
 // Brings an image to width x height with a fastai resize method (centre position
-// for crop).
-Image fit(const Image& src, int width, int height, ResizeMethod method, Filter filter = Filter::Bilinear);
+// for crop; `pad` fills pad's margins).
+Image fit(const Image& src, int width, int height, ResizeMethod method, Filter filter = Filter::Bilinear,
+          PadMode pad = PadMode::Zeros);
 
 // What a model expects as input (from the ONNX metadata `ursa.input`).
 struct InputSpec {
     int height = 224;
     int width = 224;
     ResizeMethod resize = ResizeMethod::Squish;
+    PadMode pad_mode = PadMode::Zeros;  // used when resize is pad
     std::array<float, 3> mean{0.485f, 0.456f, 0.406f};
     std::array<float, 3> std{0.229f, 0.224f, 0.225f};
 };

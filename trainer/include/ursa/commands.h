@@ -32,6 +32,7 @@ struct SiteOptions {
 };
 int build_site(const SiteOptions& options);
 
-int preprocess_file(const std::string& file, int size, const std::string& method, const std::string& out);
+int preprocess_file(const std::string& file, int size, const std::string& method, const std::string& pad_mode,
+                    const std::string& out);
 
 }  // namespace ursa

@@ -15,6 +15,7 @@ struct TrainOptions {
     std::string arch = "resnet18";
     int size = 224;
     ResizeMethod resize = ResizeMethod::Crop;  // fastai's Resize default
+    PadMode pad_mode = PadMode::Zeros;         // fastai's default, for resize pad
     DatasetOptions dataset;
     int epochs = 4;
     int batch_size = 64;
