@@ -10,7 +10,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ursa::DecodeOptions options;
-    options.max_pixels = 4'000'000;  // keeps each run fast; the limit itself is under test too
+    options.max_pixels = 1'000'000;  // keeps each run fast under ASan; the limit itself is under test too
     auto image = ursa::decode_image(data, size, options);
     if (image.ok()) {
         for (auto method : {ursa::ResizeMethod::Crop, ursa::ResizeMethod::Squish, ursa::ResizeMethod::Pad}) {
@@ -22,10 +22,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             (void)ursa::fit(*image, 5, 3, method, ursa::Filter::Nearest);
             if (tensor.size() != 3u * 13 * 17) __builtin_trap();
         }
-        for (auto pad : {ursa::PadMode::Border, ursa::PadMode::Reflection})
-            for (auto filter : {ursa::Filter::Bilinear, ursa::Filter::Nearest})
-                if (ursa::fit(*image, 7, 11, ursa::ResizeMethod::Pad, filter, pad).pixels.size() != 3u * 7 * 11)
-                    __builtin_trap();
+        if (ursa::fit(*image, 7, 11, ursa::ResizeMethod::Pad, ursa::Filter::Bilinear, ursa::PadMode::Reflection)
+                    .pixels.size() != 3u * 7 * 11 ||
+            ursa::fit(*image, 11, 7, ursa::ResizeMethod::Pad, ursa::Filter::Nearest, ursa::PadMode::Border)
+                    .pixels.size() != 3u * 11 * 7)
+            __builtin_trap();
     }
     (void)ursa::jpeg_orientation(data, size);
     // Treat the input as RGBA pixels of some width.
