@@ -77,5 +77,11 @@ function(ursa_patch_stb_image var)
   ursa_stb_fix(t 1
     "   if (s->img_buffer+n <= s->img_buffer_end) {\n      memcpy(buffer, s->img_buffer, n);\n"
     "   if (s->img_buffer+n <= s->img_buffer_end) {\n      if (n > 0) memcpy(buffer, s->img_buffer, n);\n")
+  # Not a fix: Emscripten translates SSE2 intrinsics to wasm SIMD (-msimd128 -msse2),
+  # so stb's SSE2 IDCT and colour conversion serve the wasm build too. Native x86-64
+  # runs the same code, which keeps the two builds' pixels bit-identical.
+  ursa_stb_fix(t 1
+    "#if defined(__x86_64__) || defined(_M_X64)\n#define STBI__X64_TARGET\n"
+    "#if defined(__x86_64__) || defined(_M_X64) || (defined(__EMSCRIPTEN__) && defined(__SSE2__))\n#define STBI__X64_TARGET\n")
   set(${var} "${t}" PARENT_SCOPE)
 endfunction()

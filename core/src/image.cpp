@@ -92,7 +92,9 @@ std::string sniff_format(const uint8_t* data, size_t size) {
     return "";
 }
 
-Result<Image> decode_image(const uint8_t* data, size_t size, const DecodeOptions& options) {
+void DecoderFree::operator()(uint8_t* pixels) const { stbi_image_free(pixels); }
+
+Result<DecodedRgba> decode_rgba(const uint8_t* data, size_t size, const DecodeOptions& options) {
     if (size == 0) return make_error("file is empty");
     if (size > static_cast<size_t>(std::numeric_limits<int>::max())) return make_error("file is too large");
     const std::string format = sniff_format(data, size);
@@ -110,22 +112,40 @@ Result<Image> decode_image(const uint8_t* data, size_t size, const DecodeOptions
     if (stbi_info_from_memory(data, len, &width, &height, &channels))
         if (auto ok = check_dimensions(width, height, options); !ok) return ok.error();
 
-    // Decode as RGBA so every source (gray, palette, alpha) takes one path.
-    stbi_uc* rgba = stbi_load_from_memory(data, len, &width, &height, &channels, 4);
-    if (!rgba) {
+    // Decoded as RGBA so every source (gray, palette, alpha) takes one path; stb's
+    // colour conversion is also only vectorised for 4 channels.
+    DecodedRgba out;
+    out.pixels.reset(stbi_load_from_memory(data, len, &width, &height, &channels, 4));
+    if (!out.pixels) {
         // stb puts a bad PNG chunk's type bytes into its message; keep it printable.
         std::string reason = stbi_failure_reason();
         for (char& c : reason)
             if (c < 0x20 || c > 0x7E) c = '?';
         return make_error("corrupt " + format + ": " + reason);
     }
-    Result<Image> image = image_from_rgba(rgba, width, height, options);
-    stbi_image_free(rgba);
-    if (image && format == "jpeg" && options.exif_orientation) {
-        const int orientation = jpeg_orientation(data, size);
-        if (orientation != 1) return apply_orientation(*image, orientation);
+    if (auto ok = check_dimensions(width, height, options); !ok) return ok.error();
+    out.width = width, out.height = height;
+    out.opaque = format == "jpeg";
+    if (!out.opaque) {
+        const size_t n = static_cast<size_t>(width) * height;
+        const uint8_t* p = out.pixels.get();
+        out.opaque = true;
+        for (size_t i = 0; i < n && out.opaque; ++i) out.opaque = p[i * 4 + 3] == 255;
     }
+    if (format == "jpeg" && options.exif_orientation) out.orientation = jpeg_orientation(data, size);
+    return out;
+}
+
+Result<Image> to_image(const DecodedRgba& decoded, const DecodeOptions& options) {
+    Result<Image> image = image_from_rgba(decoded.pixels.get(), decoded.width, decoded.height, options);
+    if (image && decoded.orientation != 1) return apply_orientation(*image, decoded.orientation);
     return image;
+}
+
+Result<Image> decode_image(const uint8_t* data, size_t size, const DecodeOptions& options) {
+    auto decoded = decode_rgba(data, size, options);
+    if (!decoded) return decoded.error();
+    return to_image(*decoded, options);
 }
 
 Result<Image> image_from_rgba(const uint8_t* rgba, int width, int height, const DecodeOptions& options) {

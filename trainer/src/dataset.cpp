@@ -112,10 +112,12 @@ Prepared prepare_items(const std::vector<Item>& items, const InputSpec& spec, co
             auto bytes = read_file(items[i].path);
             if (!bytes) {
                 errors[i] = bytes.error().message;
-            } else if (auto img = decode_image(bytes->data(), bytes->size(), decode); !img) {
+            } else if (auto img = decode_fit(bytes->data(), bytes->size(), spec.width, spec.height, spec.resize,
+                                             spec.pad_mode, decode);
+                       !img) {
                 errors[i] = img.error().message;
             } else {
-                images[i] = fit(*img, spec.width, spec.height, spec.resize, Filter::Bilinear, spec.pad_mode);
+                images[i] = std::move(*img);
             }
             const size_t d = ++done;
             if (d % 256 == 0 || d == items.size()) {

@@ -19,12 +19,12 @@ int preprocess_file(const std::string& file, int size, const std::string& method
         std::fprintf(stderr, "error: %s\n", bytes.error().message.c_str());
         return 1;
     }
-    auto image = decode_image(bytes->data(), bytes->size());
+    auto image = decode_fit(bytes->data(), bytes->size(), size, size, *m, *pad);
     if (!image) {
         std::fprintf(stderr, "error: %s: %s\n", file.c_str(), image.error().message.c_str());
         return 1;
     }
-    const auto png = encode_png(fit(*image, size, size, *m, Filter::Bilinear, *pad));
+    const auto png = encode_png(*image);
     if (auto ok = write_file_atomic(out, png.data(), png.size()); !ok) {
         std::fprintf(stderr, "error: %s\n", ok.error().message.c_str());
         return 1;

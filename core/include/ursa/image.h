@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,23 @@ std::string sniff_format(const uint8_t* data, size_t size);
 // over white; gray is expanded to RGB; JPEGs are turned upright by their EXIF
 // orientation. Refuses images over max_pixels before decoding.
 Result<Image> decode_image(const uint8_t* data, size_t size, const DecodeOptions& options = {});
+
+// Pixels as the decoder returns them: RGBA, un-premultiplied, not yet turned
+// upright. decode_image is decode_rgba + to_image; preprocessing resizes straight
+// from an opaque, upright buffer instead of repacking it to RGB first.
+struct DecoderFree {
+    void operator()(uint8_t* pixels) const;
+};
+struct DecodedRgba {
+    std::unique_ptr<uint8_t[], DecoderFree> pixels;
+    int width = 0, height = 0;
+    bool opaque = false;  // every alpha is 255 (always so for JPEG)
+    int orientation = 1;  // EXIF orientation still to apply; 1 = upright
+};
+Result<DecodedRgba> decode_rgba(const uint8_t* data, size_t size, const DecodeOptions& options = {});
+
+// Alpha composited over white, then turned upright.
+Result<Image> to_image(const DecodedRgba& decoded, const DecodeOptions& options = {});
 
 // Builds an RGB image from un-premultiplied RGBA (what a browser decoder hands over),
 // compositing alpha over white exactly as decode_image does.

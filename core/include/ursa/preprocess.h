@@ -40,6 +40,12 @@ Image resize(const Image& src, int out_w, int out_h, Filter filter = Filter::Bil
 Image fit(const Image& src, int width, int height, ResizeMethod method, Filter filter = Filter::Bilinear,
           PadMode pad = PadMode::Zeros);
 
+// Decode + fit in one step (what training and preprocessing do): the same pixels as
+// fit(decode_image(...)), without the RGB copy of the full-size photo when it is
+// opaque and upright.
+Result<Image> decode_fit(const uint8_t* data, size_t size, int width, int height, ResizeMethod method,
+                         PadMode pad = PadMode::Zeros, const DecodeOptions& options = {});
+
 // What a model expects as input (from the ONNX metadata `ursa.input`).
 struct InputSpec {
     int height = 224;
