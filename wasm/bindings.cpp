@@ -70,9 +70,19 @@ val preprocess(val image_bytes, const std::string& spec_json) {
     if (!spec.ok()) return error_object("input spec: " + spec.error().message);
     const std::vector<uint8_t> bytes = copy_from_js<uint8_t>(image_bytes);
     if (bytes.empty()) return error_object("empty file");
-    auto image = ursa::decode_image(bytes.data(), bytes.size());
-    if (!image.ok()) return error_object(image.error().message);
-    return tensor_result(image.value(), spec.value());
+    auto decoded = ursa::decode_rgba(bytes.data(), bytes.size());
+    if (!decoded.ok()) return error_object(decoded.error().message);
+    const ursa::InputSpec& s = spec.value();
+    auto fitted = ursa::fit_decoded(decoded.value(), s.width, s.height, s.resize, s.pad_mode);
+    if (!fitted.ok()) return error_object(fitted.error().message);
+    std::vector<float> tensor;
+    ursa::normalize_to_chw(fitted.value(), s.mean, s.std, tensor);
+    const bool turned = decoded.value().orientation >= 5;  // EXIF 5..8 swap width and height
+    val out = val::object();
+    out.set("tensor", to_float32_array(tensor));
+    out.set("width", turned ? decoded.value().height : decoded.value().width);
+    out.set("height", turned ? decoded.value().width : decoded.value().height);
+    return out;
 }
 
 // preprocessRGBA(Uint8Array rgba, width, height, string inputSpecJson): for images

@@ -366,16 +366,21 @@ Image fit(const Image& src, int width, int height, ResizeMethod method, Filter f
     return fit_view(view_of(src), width, height, method, filter, pad);
 }
 
+Result<Image> fit_decoded(const DecodedRgba& decoded, int width, int height, ResizeMethod method, PadMode pad,
+                          const DecodeOptions& options) {
+    if (decoded.opaque && decoded.orientation == 1)  // resize straight from the decoder's buffer
+        return fit_view(View{decoded.pixels.get(), decoded.width, decoded.height, 4}, width, height, method,
+                        Filter::Bilinear, pad);
+    auto image = to_image(decoded, options);
+    if (!image) return image.error();
+    return fit(*image, width, height, method, Filter::Bilinear, pad);
+}
+
 Result<Image> decode_fit(const uint8_t* data, size_t size, int width, int height, ResizeMethod method,
                          PadMode pad, const DecodeOptions& options) {
     auto decoded = decode_rgba(data, size, options);
     if (!decoded) return decoded.error();
-    if (decoded->opaque && decoded->orientation == 1)  // resize straight from the decoder's buffer
-        return fit_view(View{decoded->pixels.get(), decoded->width, decoded->height, 4}, width, height, method,
-                        Filter::Bilinear, pad);
-    auto image = to_image(*decoded, options);
-    if (!image) return image.error();
-    return fit(*image, width, height, method, Filter::Bilinear, pad);
+    return fit_decoded(*decoded, width, height, method, pad, options);
 }
 
 void normalize_to_chw(const Image& image, const std::array<float, 3>& mean, const std::array<float, 3>& std,

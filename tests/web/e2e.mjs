@@ -192,6 +192,17 @@ async function main() {
     status = await statusOf(page);
     check('page stays ready after a bad file', status.state === 'ready', `${status.state}: ${status.text}`);
 
+    // 3b. a phone photo lying on its side: 24x16 pixels with EXIF orientation 6 is
+    // 16x24 upright, and the page reports it so (turned once, by core, not twice).
+    await page.setInputFiles('#files', path.join(repo, 'tests', 'fixtures', 'exif', 'exif_6.jpg'));
+    await waitResults(page, 3, args.timeout);
+    const turned = await page.$$eval('#results .result', (els) => {
+      const el = els[els.length - 1];
+      return { file: el.dataset.file, error: el.dataset.error, meta: el.querySelector('.meta')?.textContent || '' };
+    });
+    check('EXIF orientation 6 photo is reported upright (16×24)', turned.file === 'exif_6.jpg' && !turned.error
+      && turned.meta.includes('16×24'), JSON.stringify(turned));
+
     // 4. optional: model switching through #model-file
     if (args.badModel) {
       await page.setInputFiles('#model-file', args.badModel);

@@ -45,6 +45,8 @@ Image fit(const Image& src, int width, int height, ResizeMethod method, Filter f
 // opaque and upright.
 Result<Image> decode_fit(const uint8_t* data, size_t size, int width, int height, ResizeMethod method,
                          PadMode pad = PadMode::Zeros, const DecodeOptions& options = {});
+Result<Image> fit_decoded(const DecodedRgba& decoded, int width, int height, ResizeMethod method,
+                          PadMode pad = PadMode::Zeros, const DecodeOptions& options = {});
 
 // What a model expects as input (from the ONNX metadata `ursa.input`).
 struct InputSpec {
