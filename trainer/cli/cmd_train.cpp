@@ -39,7 +39,12 @@ void add_train(CLI::App& app, Run& run) {
     sub->add_option("--precision", *precision, "fp32, or bf16 autocast (fast on CPUs with AMX/AVX-512 bf16)")
         ->check(CLI::IsMember({"fp32", "bf16"}))
         ->capture_default_str();
-    sub->add_flag("--no-aug{false},--aug", o->augment, "Random horizontal flips on training images (default on)");
+    sub->add_flag("--no-aug{false},--aug", o->augment,
+                  "fastai's aug_transforms on training batches: flip, rotate 10 deg, zoom 1-1.1, warp 0.2, "
+                  "lighting 0.2 (default on)");
+    sub->add_option("--aug-mult", o->aug.mult, "Scales the rotation, warp and lighting of --aug (fastai's mult)")
+        ->check(CLI::Range(0.0, 10.0))
+        ->capture_default_str();
     sub->add_option("--max-pixels", o->max_pixels, "Refuse images larger than this many pixels")->capture_default_str();
     sub->add_option("--limit-train", o->limit_train, "Train on a random subset of N training images (0 = all)")
         ->check(CLI::NonNegativeNumber);

@@ -145,27 +145,31 @@ Prepared prepare_items(const std::vector<Item>& items, const InputSpec& spec, co
 }
 
 Batch make_batch(const Prepared& data, const std::vector<int64_t>& indices, const InputSpec& spec,
-                 const std::vector<bool>& flip) {
+                 const std::vector<AugParams>* aug) {
     const int64_t b = static_cast<int64_t>(indices.size()), h = spec.height, w = spec.width;
     Batch batch;
-    batch.images = torch::empty({b, 3, h, w}, torch::kFloat32);
     batch.labels = torch::empty({b}, torch::kLong);
-    float* dst = batch.images.data_ptr<float>();
     int64_t* lab = batch.labels.data_ptr<int64_t>();
+    for (int64_t i = 0; i < b; ++i) lab[i] = data.labels[indices[i]];
+    if (aug) {  // [0,1] pixels → augmented → normalised, as fastai's batch_tfms order them
+        torch::Tensor pixels = torch::empty({b, h, w, 3}, torch::kUInt8);
+        uint8_t* p = pixels.data_ptr<uint8_t>();
+        for (int64_t i = 0; i < b; ++i)
+            std::copy(data.images[indices[i]].pixels.begin(), data.images[indices[i]].pixels.end(), p + i * h * w * 3);
+        torch::Tensor x = pixels.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255.0f).contiguous();
+        x = augment_batch(x, *aug);
+        const torch::Tensor mean = torch::tensor({spec.mean[0], spec.mean[1], spec.mean[2]}).view({1, 3, 1, 1});
+        const torch::Tensor std = torch::tensor({spec.std[0], spec.std[1], spec.std[2]}).view({1, 3, 1, 1});
+        batch.images = ((x - mean) / std).contiguous();
+        return batch;
+    }
+    batch.images = torch::empty({b, 3, h, w}, torch::kFloat32);
+    float* dst = batch.images.data_ptr<float>();
     std::vector<float> chw;
     for (int64_t i = 0; i < b; ++i) {
-        const Image& img = data.images[indices[i]];
         chw.clear();
-        normalize_to_chw(img, spec.mean, spec.std, chw);
-        float* out = dst + i * 3 * h * w;
-        if (!flip.empty() && flip[i]) {
-            for (int64_t c = 0; c < 3; ++c)
-                for (int64_t y = 0; y < h; ++y)
-                    std::reverse_copy(&chw[(c * h + y) * w], &chw[(c * h + y) * w] + w, out + (c * h + y) * w);
-        } else {
-            std::copy(chw.begin(), chw.end(), out);
-        }
-        lab[i] = data.labels[indices[i]];
+        normalize_to_chw(data.images[indices[i]], spec.mean, spec.std, chw);
+        std::copy(chw.begin(), chw.end(), dst + i * 3 * h * w);
     }
     return batch;
 }

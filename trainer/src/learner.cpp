@@ -202,10 +202,10 @@ int train(const TrainOptions& o) {
         ProgressBar bar("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs), batches);
         for (int64_t k = 0; k < batches; ++k) {
             std::vector<int64_t> idx(order.begin() + k * bs, order.begin() + (k + 1) * bs);
-            std::vector<bool> flip(idx.size(), false);
+            std::vector<AugParams> aug;
             if (o.augment)
-                for (size_t i = 0; i < flip.size(); ++i) flip[i] = (rng() & 1) != 0;
-            Batch b = make_batch(train_data, idx, spec, flip);
+                for (size_t i = 0; i < idx.size(); ++i) aug.push_back(draw_aug_params(rng, o.aug));
+            Batch b = make_batch(train_data, idx, spec, o.augment ? &aug : nullptr);
             const double pos = (epoch * batches + k) / total;
             set_hyper(opt, sched.lr(pos), sched.momentum(pos));
             torch::Tensor loss;

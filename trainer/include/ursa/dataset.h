@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ursa/image.h"
+#include "ursa/augment.h"
 #include "ursa/preprocess.h"
 
 namespace ursa {
@@ -65,9 +66,9 @@ struct Batch {
     torch::Tensor labels;
 };
 
-// Normalises the images with the given indices into one batch; `flip` mirrors
-// selected images horizontally (training augmentation).
+// Normalises the images with the given indices into one batch. With `aug` (one
+// entry per index: training) the batch is augmented first (see augment.h).
 Batch make_batch(const Prepared& data, const std::vector<int64_t>& indices, const InputSpec& spec,
-                 const std::vector<bool>& flip = {});
+                 const std::vector<AugParams>* aug = nullptr);
 
 }  // namespace ursa

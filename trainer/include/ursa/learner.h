@@ -22,7 +22,8 @@ struct TrainOptions {
     double lr = 2e-3;            // peak learning rate of the one-cycle schedule
     double weight_decay = 0.01;
     int threads = 0;             // 0 = every core
-    bool augment = true;         // random horizontal flip on training batches
+    bool augment = true;         // fastai's aug_transforms on training batches
+    AugOptions aug;
     bool bf16 = false;           // bf16 autocast for convolutions (AMX on recent Xeons)
     int64_t max_pixels = kDefaultMaxPixels;
     uint64_t seed = 42;

@@ -1,0 +1,143 @@
+#include "torch_doctest.h"
+
+#include <cmath>
+
+#include "ursa/augment.h"
+#include "ursa/dataset.h"
+
+using namespace ursa;
+
+namespace {
+
+// [1,3,h,w]: channel 0 rises left to right, channel 1 top to bottom, channel 2 is
+// both: every pixel is different, and bilinear sampling of it is exact.
+torch::Tensor gradient(int64_t h, int64_t w) {
+    torch::Tensor x = torch::empty({1, 3, h, w});
+    auto a = x.accessor<float, 4>();
+    for (int64_t y = 0; y < h; ++y)
+        for (int64_t c = 0; c < w; ++c) {
+            a[0][0][y][c] = 0.1f + 0.8f * c / (w - 1);
+            a[0][1][y][c] = 0.1f + 0.8f * y / (h - 1);
+            a[0][2][y][c] = 0.1f + 0.4f * c / (w - 1) + 0.4f * y / (h - 1);
+        }
+    return x;
+}
+
+double max_diff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
+
+}  // namespace
+
+TEST_CASE("augment: default parameters change nothing") {
+    const torch::Tensor x = gradient(9, 12);
+    CHECK(max_diff(augment_batch(x, {AugParams{}}), x) < 1e-5);
+}
+
+TEST_CASE("augment: flip mirrors left-right, rotate 180 turns the picture over") {
+    const torch::Tensor x = gradient(9, 12);
+    AugParams flip;
+    flip.flip = true;
+    CHECK(max_diff(augment_batch(x, {flip}), x.flip({3})) < 1e-5);
+    AugParams half_turn;
+    half_turn.rotate_deg = 180;
+    CHECK(max_diff(augment_batch(x, {half_turn}), x.flip({2, 3})) < 1e-5);
+}
+
+TEST_CASE("augment: zoom 2 about the centre shows the middle half") {
+    // With align_corners the output's corner samples the input at a quarter of the
+    // way in: pixel (2, 2) of a 9x9 image; the centre stays where it is.
+    const torch::Tensor x = gradient(9, 9);
+    AugParams zoom;
+    zoom.zoom = 2.0;
+    const torch::Tensor y = augment_batch(x, {zoom});
+    CHECK(max_diff(y.index({0, torch::indexing::Slice(), 0, 0}), x.index({0, torch::indexing::Slice(), 2, 2})) < 1e-5);
+    CHECK(max_diff(y.index({0, torch::indexing::Slice(), 4, 4}), x.index({0, torch::indexing::Slice(), 4, 4})) < 1e-5);
+    // zoom towards the top-left corner (col_pct = row_pct = 0): the corner stays.
+    zoom.col_pct = zoom.row_pct = 0.0;
+    const torch::Tensor z = augment_batch(x, {zoom});
+    CHECK(max_diff(z.index({0, torch::indexing::Slice(), 0, 0}), x.index({0, torch::indexing::Slice(), 0, 0})) < 1e-5);
+}
+
+TEST_CASE("augment: rotation pads by reflection, never with black") {
+    torch::Tensor x = torch::full({1, 3, 16, 16}, 0.7f);
+    AugParams turn;
+    turn.rotate_deg = 30;
+    const torch::Tensor y = augment_batch(x, {turn});
+    CHECK(max_diff(y, x) < 1e-5);  // a flat picture stays flat: the corners are mirrored in
+}
+
+TEST_CASE("augment: perspective warp moves pixels and stays in range; zero warp is identity") {
+    const torch::Tensor x = gradient(16, 16);
+    AugParams warp;
+    warp.warp_x = 0.2;
+    warp.warp_y = -0.1;
+    const torch::Tensor y = augment_batch(x, {warp});
+    CHECK(max_diff(y, x) > 0.01);
+    CHECK(y.min().item<float>() >= 0.1f - 1e-5f);
+    CHECK(y.max().item<float>() <= 0.9f + 1e-5f);
+    warp.warp_x = warp.warp_y = 0;
+    CHECK(max_diff(augment_batch(x, {warp}), x) < 1e-5);
+}
+
+TEST_CASE("augment: brightness and contrast act in logit space (fastai)") {
+    AugParams light;
+    light.brightness = 0.6;  // on mid-grey, brightness b gives exactly b
+    CHECK(max_diff(augment_batch(torch::full({1, 3, 4, 4}, 0.5f), {light}), torch::full({1, 3, 4, 4}, 0.6f)) < 1e-5);
+    AugParams contrast;
+    contrast.contrast = 2.0;  // sigmoid(2 * logit(v)): logit(0.7310586) = 1 -> sigmoid(2)
+    const torch::Tensor y = augment_batch(torch::full({1, 3, 4, 4}, 0.7310586f), {contrast});
+    CHECK(y.mean().item<double>() == doctest::Approx(1.0 / (1.0 + std::exp(-2.0))).epsilon(1e-5));
+}
+
+TEST_CASE("augment: parameters follow aug_transforms' ranges and probabilities") {
+    std::mt19937_64 rng(7);
+    AugOptions o;
+    int flips = 0, rotated = 0, zoomed = 0, warped = 0, lit = 0;
+    const int n = 4000;
+    for (int i = 0; i < n; ++i) {
+        const AugParams p = draw_aug_params(rng, o);
+        flips += p.flip;
+        rotated += p.rotate_deg != 0;
+        zoomed += p.zoom != 1;
+        warped += p.warp_x != 0;
+        lit += p.brightness != 0.5;
+        CHECK(std::fabs(p.rotate_deg) <= 10);
+        CHECK((p.zoom >= 1 && p.zoom <= 1.1));
+        CHECK((std::fabs(p.warp_x) <= 0.2 && std::fabs(p.warp_y) <= 0.2));
+        CHECK((p.brightness >= 0.4 && p.brightness <= 0.6));
+        CHECK((p.contrast >= 0.8 - 1e-9 && p.contrast <= 1.25 + 1e-9));
+    }
+    // Binomial counts: 4000 draws, p = 0.5 or 0.75, four standard deviations.
+    CHECK(std::abs(flips - n / 2) < 4 * std::sqrt(n * 0.25));
+    for (int count : {rotated, zoomed, warped, lit}) CHECK(std::abs(count - 3 * n / 4) < 4 * std::sqrt(n * 0.1875));
+
+    o.mult = 2;  // mult scales rotation, warp and lighting
+    double max_deg = 0;
+    for (int i = 0; i < 2000; ++i) max_deg = std::max(max_deg, std::fabs(draw_aug_params(rng, o).rotate_deg));
+    CHECK(max_deg > 15);
+    CHECK(max_deg <= 20);
+
+    std::mt19937_64 a(3), b(3);  // same seed, same draws
+    CHECK(draw_aug_params(a, AugOptions{}).rotate_deg == draw_aug_params(b, AugOptions{}).rotate_deg);
+}
+
+TEST_CASE("augmented batches are normalised like plain ones; validation batches are not augmented") {
+    Prepared data;
+    for (int k = 0; k < 2; ++k) {
+        Image img;
+        img.width = 5, img.height = 4;
+        for (int i = 0; i < 5 * 4 * 3; ++i) img.pixels.push_back(static_cast<uint8_t>((i * 37 + k * 11) % 256));
+        data.images.push_back(img);
+        data.labels.push_back(k);
+    }
+    InputSpec spec;
+    spec.width = 5, spec.height = 4;
+    const std::vector<int64_t> idx = {1, 0};
+    const Batch plain = make_batch(data, idx, spec);
+    const std::vector<AugParams> none(2);
+    const Batch same = make_batch(data, idx, spec, &none);
+    CHECK(max_diff(plain.images, same.images) < 1e-4);
+    CHECK(torch::equal(plain.labels, same.labels));
+    std::vector<AugParams> flipped(2);
+    flipped[0].flip = flipped[1].flip = true;
+    CHECK(max_diff(make_batch(data, idx, spec, &flipped).images, plain.images.flip({3})) < 1e-4);
+}
