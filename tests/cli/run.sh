@@ -115,7 +115,7 @@ run bad_arch 2 "$ursa" train data --out x --arch vgg
 run no_subcommand 2 "$ursa"
 run train_missing_data 2 "$ursa" train does-not-exist --out x
 check "a missing dataset folder is named" contains train_missing_data.err "does-not-exist"
-for sub in import-mnist preprocess train export predict web; do
+for sub in import-mnist preprocess train export predict web verify; do
   run "help_$sub" 0 "$ursa" "$sub" --help
 done
 run export_no_run 2 "$ursa" export nowhere -o x.onnx
@@ -152,6 +152,28 @@ run import_mnist 0 "$ursa" import-mnist --out fmnist --per-class 2
 check "import-mnist writes 10 labelled folders per split" test "$(ls fmnist/train | wc -l)" -eq 10 -a "$(ls fmnist/valid | wc -l)" -eq 10
 check "import-mnist keeps 2 per class" test "$(find fmnist -name '*.png' | wc -l)" -eq 40
 check "import-mnist uses file-system-safe names" test -d fmnist/train/T-shirt_top -a -d fmnist/valid/Ankle_boot
+
+# --- verify: every image decoded, failures reported and moved aside (never deleted) -----
+cp -r data vdata
+run verify_bad 1 "$ursa" verify vdata
+check "verify names the truncated file and the reason" contains verify_bad.err "vdata/red/corrupt.jpg: corrupt jpeg"
+check "verify names the text file" contains verify_bad.err "vdata/green/notes.jpg: not an image"
+check "verify counts per label" grep -qE "^red +[0-9]+ +1$" verify_bad.out
+check "verify sums up" contains verify_bad.out "2 failed"
+run verify_inside 2 "$ursa" verify vdata --move-bad vdata/bad
+check "--move-bad inside the data (not hidden) is refused" contains verify_inside.err "inside vdata"
+size_before=$(stat -c %s vdata/red/corrupt.jpg)
+run verify_move 1 "$ursa" verify vdata --move-bad quarantine
+check "failures are moved with their relative path" test -f quarantine/red/corrupt.jpg -a -f quarantine/green/notes.jpg
+check "moved files are intact" test "$(stat -c %s quarantine/red/corrupt.jpg)" -eq "$size_before"
+check "nothing bad is left in the data" test ! -e vdata/red/corrupt.jpg -a ! -e vdata/green/notes.jpg
+run verify_clean 0 "$ursa" verify vdata
+check "a clean dataset verifies with status 0" contains verify_clean.out "0 failed"
+cp data/red/corrupt.jpg vdata/red/corrupt.jpg
+run verify_again 1 "$ursa" verify vdata --move-bad quarantine
+check "a second move never overwrites" test -f "quarantine/red/corrupt (2).jpg" -a -f quarantine/red/corrupt.jpg
+run verify_missing 2 "$ursa" verify no-such-folder
+check "a missing folder is named" contains verify_missing.err "no-such-folder"
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -15,5 +15,6 @@ void add_export(CLI::App& app, Run& run);
 void add_predict(CLI::App& app, Run& run);
 void add_web(CLI::App& app, Run& run);
 void add_preprocess(CLI::App& app, Run& run);
+void add_verify(CLI::App& app, Run& run);
 
 }  // namespace ursa::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
     ursa::cli::add_export(app, run);
     ursa::cli::add_predict(app, run);
     ursa::cli::add_web(app, run);
+    ursa::cli::add_verify(app, run);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -3,11 +3,8 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <atomic>
 #include <filesystem>
-#include <mutex>
 #include <set>
-#include <thread>
 
 #include "ursa/io.h"
 #include "ursa/progress.h"
@@ -104,33 +101,18 @@ Prepared prepare_items(const std::vector<Item>& items, const InputSpec& spec, co
                        int threads, const std::string& title) {
     std::vector<Image> images(items.size());
     std::vector<std::string> errors(items.size());
-    std::atomic<size_t> next{0}, done{0};
-    ProgressBar bar(title, items.size());
-    std::mutex bar_mutex;
-    auto work = [&] {
-        for (size_t i = next++; i < items.size(); i = next++) {
-            auto bytes = read_file(items[i].path);
-            if (!bytes) {
-                errors[i] = bytes.error().message;
-            } else if (auto img = decode_fit(bytes->data(), bytes->size(), spec.width, spec.height, spec.resize,
-                                             spec.pad_mode, decode);
-                       !img) {
-                errors[i] = img.error().message;
-            } else {
-                images[i] = std::move(*img);
-            }
-            const size_t d = ++done;
-            if (d % 256 == 0 || d == items.size()) {
-                std::lock_guard<std::mutex> lock(bar_mutex);
-                bar.update(d);
-            }
+    parallel_for_with_progress(items.size(), threads, title, [&](size_t i) {
+        auto bytes = read_file(items[i].path);
+        if (!bytes) {
+            errors[i] = bytes.error().message;
+        } else if (auto img = decode_fit(bytes->data(), bytes->size(), spec.width, spec.height, spec.resize,
+                                         spec.pad_mode, decode);
+                   !img) {
+            errors[i] = img.error().message;
+        } else {
+            images[i] = std::move(*img);
         }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 1; t < std::max(1, threads); ++t) pool.emplace_back(work);
-    work();
-    for (auto& t : pool) t.join();
-    bar.finish();
+    });
 
     Prepared out;
     for (size_t i = 0; i < items.size(); ++i) {

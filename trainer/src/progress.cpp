@@ -1,6 +1,11 @@
 #include "ursa/progress.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <mutex>
+#include <thread>
+#include <vector>
 #include <unistd.h>
 
 namespace ursa {
@@ -54,6 +59,28 @@ void ProgressBar::draw(bool force) {
                      total_, format_duration(elapsed).c_str(), suffix_.c_str());
     }
     std::fflush(stderr);
+}
+
+void parallel_for_with_progress(size_t n, int threads, const std::string& title,
+                                const std::function<void(size_t)>& work) {
+    std::atomic<size_t> next{0}, done{0};
+    ProgressBar bar(title, n);
+    std::mutex bar_mutex;
+    auto loop = [&] {
+        for (size_t i = next++; i < n; i = next++) {
+            work(i);
+            const size_t d = ++done;
+            if (d % 256 == 0 || d == n) {
+                std::lock_guard<std::mutex> lock(bar_mutex);
+                bar.update(d);
+            }
+        }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < std::max(1, threads); ++t) pool.emplace_back(loop);
+    loop();
+    for (auto& t : pool) t.join();
+    bar.finish();
 }
 
 }  // namespace ursa

@@ -2,8 +2,11 @@
 // the process exit status (0 ok, 1 some inputs failed, 2 usage/setup error) and
 // prints its own messages; the CLI files only parse flags and call these.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include "ursa/image.h"
 
 namespace ursa {
 
@@ -31,6 +34,17 @@ struct SiteOptions {
     std::string ort_dir;   // onnxruntime-web dist/; "" = find it
 };
 int build_site(const SiteOptions& options);
+
+struct VerifyOptions {
+    std::string data;
+    std::string move_bad;  // "" = leave failures where they are
+    int64_t max_pixels = kDefaultMaxPixels;
+    int threads = 0;       // 0 = every core
+};
+// Decodes every image under data; prints counts per label and each failure with its
+// reason; moves failures under move_bad (same relative path, never overwriting).
+// Returns 0 when all decode, 1 when some failed, 2 when data is not a folder of images.
+int verify_dataset(const VerifyOptions& options);
 
 int preprocess_file(const std::string& file, int size, const std::string& method, const std::string& pad_mode,
                     const std::string& out);

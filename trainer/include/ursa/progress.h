@@ -2,6 +2,7 @@
 #pragma once
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 
 namespace ursa {
@@ -30,5 +31,11 @@ class ProgressBar {
 
 // "mm:ss" as fastai's table prints times.
 std::string format_duration(double seconds);
+
+// Calls work(i) for i in [0, n) on `threads` threads (the caller's among them), each
+// index once, with a progress bar titled `title`. work must be safe to run
+// concurrently for different i.
+void parallel_for_with_progress(size_t n, int threads, const std::string& title,
+                                const std::function<void(size_t)>& work);
 
 }  // namespace ursa
