@@ -73,8 +73,12 @@ PY
 check "exported model passes the ONNX checker with the metadata contract" grep -q "onnx ok" onnx_check.out || cat onnx_check.out
 
 # --- the pad mode travels from train through export into the metadata --------------------
-run train_pad 1 "$ursa" train data --arch small --size 32 --epochs 1 --bs 8 --seed 3 --resize-method pad \
-  --pad-mode reflection --out run_pad
+# (its labels and split come from a CSV: every 4th file validates)
+{ echo "file,label,is_valid"; find data -type f \( -name '*.jpg' -o -name '*.PNG' -o -name '*.png' \) ! -name '.*' | sort |
+  awk -F/ '{ printf "%s,%s,%d\n", substr($0, 6), $2, (NR % 4 == 0) }'; } >labels.csv
+run train_pad 1 "$ursa" train data --csv labels.csv --arch small --size 32 --epochs 1 --bs 8 --seed 3 \
+  --resize-method pad --pad-mode reflection --out run_pad
+check "train --csv takes labels and split from the CSV" contains train_pad.out "3 labels, 38 train / 12 valid"
 run export_pad 0 "$ursa" export run_pad -o pad.onnx
 "$py" -c 'import json, sys, onnx; m = onnx.load(sys.argv[1]); print(json.loads({p.key: p.value for p in m.metadata_props}["ursa.input"]))' \
   pad.onnx >pad_meta.out 2>&1

@@ -69,6 +69,60 @@ TEST_CASE("labels come from parent folders; the random split is seeded and repro
     for (const auto& item : a->train) CHECK(item.label == (item.path.find("/dog/") != std::string::npos ? 1 : 0));
 }
 
+TEST_CASE("CSV parsing follows RFC 4180") {
+    auto rows = parse_csv("file,label\r\n\"a,b.jpg\",\"say \"\"hi\"\"\"\n\nc.png,x\n\"multi\nline.jpg\",y");
+    REQUIRE(rows.ok());
+    const std::vector<std::vector<std::string>> expected = {
+        {"file", "label"}, {"a,b.jpg", "say \"hi\""}, {"c.png", "x"}, {"multi\nline.jpg", "y"}};
+    CHECK(*rows == expected);
+    auto bad = parse_csv("a,\"b\nc");
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().message == "unterminated quoted field at line 2");
+}
+
+TEST_CASE("a CSV gives labels and, with is_valid, the split") {
+    const fs::path root = make_tree("csv", {"img/1.jpg", "img/2.jpg", "img/3.jpg", "img/4.jpg"});
+    std::ofstream(root / "labels.csv") << "file,label,is_valid\nimg/1.jpg,grizzly,0\nimg/2.jpg,black,false\n"
+                                          "img/3.jpg,teddy,1\nimg/4.jpg,grizzly,True\n";
+    DatasetOptions o;
+    o.csv = (root / "labels.csv").string();
+    auto ds = make_dataset(root.string(), o);
+    REQUIRE(ds.ok());
+    CHECK(ds->split == "csv");
+    CHECK(ds->vocab == (std::vector<std::string>{"black", "grizzly", "teddy"}));
+    REQUIRE(ds->train.size() == 2);
+    REQUIRE(ds->valid.size() == 2);
+    CHECK(ds->train[0].path == (root / "img/1.jpg").string());
+    CHECK(ds->train[0].label == 1);
+    CHECK(ds->valid[0].label == 2);
+
+    std::ofstream(root / "two.csv") << "img/1.jpg,a\nimg/2.jpg,b\nimg/3.jpg,a\nimg/4.jpg,b\n";  // no header, no split
+    o.csv = (root / "two.csv").string();
+    o.valid_pct = 0.5;
+    auto random = make_dataset(root.string(), o);
+    REQUIRE(random.ok());
+    CHECK(random->split == "random");
+    CHECK(random->valid.size() == 2);
+
+    std::ofstream(root / "bad.csv") << "file,label,is_valid\nimg/1.jpg,a,maybe\n";
+    o.csv = (root / "bad.csv").string();
+    auto bad = make_dataset(root.string(), o);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().message == o.csv + " row 2: is_valid must be 1/0, true/false or yes/no, not 'maybe'");
+
+    std::ofstream(root / "ragged.csv") << "img/1.jpg,a\nimg/2.jpg\n";
+    o.csv = (root / "ragged.csv").string();
+    auto ragged = make_dataset(root.string(), o);
+    REQUIRE_FALSE(ragged.ok());
+    CHECK(ragged.error().message == o.csv + " row 2 has 1 fields, expected 2");
+
+    std::ofstream(root / "novalid.csv") << "img/1.jpg,a,0\nimg/2.jpg,b,0\n";
+    o.csv = (root / "novalid.csv").string();
+    auto novalid = make_dataset(root.string(), o);
+    REQUIRE_FALSE(novalid.ok());
+    CHECK(novalid.error().message.find("nothing to validate on") != std::string::npos);
+}
+
 TEST_CASE("train/ and valid/ folders give the folder split") {
     const fs::path root = make_tree("folders", {"train/a/1.png", "train/b/2.png", "valid/a/3.png", "valid/b/4.png"});
     auto ds = make_dataset(root.string(), {});

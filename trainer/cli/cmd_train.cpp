@@ -25,6 +25,9 @@ void add_train(CLI::App& app, Run& run) {
                     "auto: folder split when DATA/train and DATA/valid exist, else random")
         ->check(CLI::IsMember({"auto", "folder", "random"}))
         ->capture_default_str();
+    sub->add_option("--csv", o->dataset.csv,
+                    "Labels (and split) from a CSV of file,label[,is_valid] rows, files relative to DATA")
+        ->check(CLI::ExistingFile);
     sub->add_option("--valid-pct", o->dataset.valid_pct, "Validation fraction for the random split")
         ->check(CLI::Range(0.0, 1.0))
         ->capture_default_str();

@@ -34,7 +34,97 @@ void collect(const std::string& dir, std::vector<std::pair<std::string, std::str
         out.emplace_back(file, fs::path(file).parent_path().filename().string());
 }
 
+using Labelled = std::vector<std::pair<std::string, std::string>>;  // (file, label)
+
+// ref: fastai RandomSplitter — seeded permutation, first int(pct*n) are validation.
+void random_split(const Labelled& all, double valid_pct, uint64_t seed, Labelled& train, Labelled& valid) {
+    torch::manual_seed(seed);
+    const auto perm = torch::randperm(static_cast<int64_t>(all.size()), torch::kLong);
+    const int64_t n_valid = static_cast<int64_t>(valid_pct * static_cast<double>(all.size()));
+    std::vector<bool> is_valid(all.size(), false);
+    for (int64_t i = 0; i < n_valid; ++i) is_valid[perm[i].item<int64_t>()] = true;
+    for (size_t i = 0; i < all.size(); ++i) (is_valid[i] ? valid : train).push_back(all[i]);
+}
+
+Result<bool> parse_flag(const std::string& v) {
+    const std::string l = lower(v);
+    if (l == "1" || l == "true" || l == "yes") return true;
+    if (l == "0" || l == "false" || l == "no" || l.empty()) return false;
+    return make_error("is_valid must be 1/0, true/false or yes/no, not '" + v + "'");
+}
+
+// Rows of `file,label[,is_valid]`; a first row naming the columns is skipped. Returns
+// whether the is_valid column is there.
+Result<bool> read_csv_items(const std::string& dir, const std::string& csv, Labelled& train, Labelled& valid) {
+    auto bytes = read_file(csv);
+    if (!bytes) return bytes.error();
+    auto rows = parse_csv(std::string(bytes->begin(), bytes->end()));
+    if (!rows) return make_error(csv + ": " + rows.error().message);
+    size_t first = 0;
+    if (!rows->empty() && rows->front().size() >= 2 && lower(rows->front()[1]) == "label") first = 1;
+    if (rows->size() <= first) return make_error(csv + " has no rows");
+    const size_t columns = (*rows)[first].size();
+    if (columns != 2 && columns != 3) return make_error(csv + ": expected file,label[,is_valid] columns");
+    for (size_t r = first; r < rows->size(); ++r) {
+        const auto& row = (*rows)[r];
+        const std::string where = csv + " row " + std::to_string(r + 1);
+        if (row.size() != columns)
+            return make_error(where + " has " + std::to_string(row.size()) + " fields, expected " +
+                              std::to_string(columns));
+        if (row[0].empty() || row[1].empty()) return make_error(where + ": empty file or label");
+        const std::string file = fs::path(row[0]).is_absolute() ? row[0] : (fs::path(dir) / row[0]).string();
+        bool is_valid = false;
+        if (columns == 3) {
+            auto flag = parse_flag(row[2]);
+            if (!flag) return make_error(where + ": " + flag.error().message);
+            is_valid = *flag;
+        }
+        (is_valid ? valid : train).emplace_back(file, row[1]);
+    }
+    return columns == 3;
+}
+
 }  // namespace
+
+Result<std::vector<std::vector<std::string>>> parse_csv(const std::string& text) {
+    std::vector<std::vector<std::string>> rows;
+    std::vector<std::string> row;
+    std::string field;
+    bool quoted = false, field_started = false;
+    int line = 1;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (quoted) {
+            if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+                field += '"', ++i;
+            } else if (c == '"') {
+                quoted = false;
+            } else {
+                line += c == '\n';
+                field += c;
+            }
+        } else if (c == '"' && field.empty() && !field_started) {
+            quoted = field_started = true;
+        } else if (c == ',') {
+            row.push_back(field), field.clear(), field_started = false;
+        } else if (c == '\n' || c == '\r') {
+            if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+            row.push_back(field), field.clear(), field_started = false;
+            if (!(row.size() == 1 && row[0].empty())) rows.push_back(row);  // skip blank lines
+            row.clear();
+            ++line;
+        } else {
+            field += c;
+            field_started = true;
+        }
+    }
+    if (quoted) return make_error("unterminated quoted field at line " + std::to_string(line));
+    if (field_started || !field.empty() || !row.empty()) {
+        row.push_back(field);
+        rows.push_back(row);
+    }
+    return rows;
+}
 
 std::vector<std::string> find_image_files(const std::string& dir) {
     std::vector<std::string> files;
@@ -63,23 +153,31 @@ Result<Dataset> make_dataset(const std::string& dir, const DatasetOptions& optio
         return make_error("--split folder needs " + tdir.string() + " and " + vdir.string());
     if (options.split != "auto" && options.split != "folder" && options.split != "random")
         return make_error("unknown split '" + options.split + "' (expected auto, folder or random)");
-    if (options.split == "folder" || (options.split == "auto" && has_folders)) {
+    const bool random_ok = options.valid_pct > 0 && options.valid_pct < 1;
+    if (!options.csv.empty()) {
+        Labelled rows, csv_valid;
+        auto has_split = read_csv_items(dir, options.csv, rows, csv_valid);
+        if (!has_split) return has_split.error();
+        if (*has_split) {
+            ds.split = "csv";
+            train = std::move(rows), valid = std::move(csv_valid);
+            if (valid.empty()) return make_error(options.csv + ": no row has is_valid set, so there is nothing to validate on");
+        } else {
+            if (!random_ok) return make_error("--valid-pct must be between 0 and 1 (exclusive)");
+            ds.split = "random";
+            random_split(rows, options.valid_pct, options.seed, train, valid);
+        }
+        if (train.empty()) return make_error(options.csv + ": every row is a validation row");
+    } else if (options.split == "folder" || (options.split == "auto" && has_folders)) {
         ds.split = "folder";
         collect(tdir.string(), train);
         collect(vdir.string(), valid);
     } else {
         ds.split = "random";
-        if (!(options.valid_pct > 0 && options.valid_pct < 1))
-            return make_error("--valid-pct must be between 0 and 1 (exclusive)");
-        std::vector<std::pair<std::string, std::string>> all;
+        if (!random_ok) return make_error("--valid-pct must be between 0 and 1 (exclusive)");
+        Labelled all;
         collect(dir, all);
-        // ref: fastai RandomSplitter — seeded permutation, first int(pct*n) are validation.
-        torch::manual_seed(options.seed);
-        const auto perm = torch::randperm(static_cast<int64_t>(all.size()), torch::kLong);
-        const int64_t n_valid = static_cast<int64_t>(options.valid_pct * static_cast<double>(all.size()));
-        std::vector<bool> is_valid(all.size(), false);
-        for (int64_t i = 0; i < n_valid; ++i) is_valid[perm[i].item<int64_t>()] = true;
-        for (size_t i = 0; i < all.size(); ++i) (is_valid[i] ? valid : train).push_back(all[i]);
+        random_split(all, options.valid_pct, options.seed, train, valid);
     }
     if (train.empty()) return make_error("no training images found under " + dir);
     std::set<std::string> labels;

@@ -31,21 +31,29 @@ struct DatasetOptions {
     uint64_t seed = 42;
     std::string train_folder = "train";
     std::string valid_folder = "valid";
+    // A CSV of `file,label[,is_valid]` rows (files relative to the dataset folder) in
+    // place of the folder names; with is_valid it also gives the split.
+    std::string csv;
 };
 
 struct Dataset {
     std::vector<std::string> vocab;  // sorted unique labels
     std::vector<Item> train, valid;
-    std::string split;               // the split actually used: folder | random
+    std::string split;               // the split actually used: folder | random | csv
 };
+
+// One CSV record per row (RFC 4180: quoted fields, doubled quotes, CRLF); errors
+// name the line.
+Result<std::vector<std::vector<std::string>>> parse_csv(const std::string& text);
 
 // Image files under `dir`, found by extension (case-insensitive), recursively,
 // skipping hidden files and folders; sorted for reproducibility.
 std::vector<std::string> find_image_files(const std::string& dir);
 
-// Labels from parent folder names; split by folders (DIR/train, DIR/valid) or at
-// random with a seed (fastai RandomSplitter: the first int(pct*n) of a seeded
-// permutation are validation). No file is opened here.
+// Labels from parent folder names (or the CSV); split by folders (DIR/train,
+// DIR/valid), by the CSV's is_valid column, or at random with a seed (fastai
+// RandomSplitter: the first int(pct*n) of a seeded permutation are validation).
+// No image is opened here.
 Result<Dataset> make_dataset(const std::string& dir, const DatasetOptions& options);
 
 // Decoded, resized (fitted) images held in memory as 8-bit RGB, in item order.
