@@ -348,18 +348,21 @@ namespace {
 // window of the target aspect (largest inside for crop, smallest outside for pad),
 // cropped or padded, then resized.
 Image fit_view(const View& src, int width, int height, ResizeMethod method, Filter filter, PadMode pad) {
-    if (method == ResizeMethod::Squish)
-        return resample_window(src, Window{0, 0, src.width, src.height}, width, height, filter, 0, 0, src.width,
-                               src.height);
-    const double rw = static_cast<double>(src.width) / width, rh = static_cast<double>(src.height) / height;
-    const double m = method == ResizeMethod::Crop ? std::min(rw, rh) : std::max(rw, rh);
-    const int cw = std::max(1, static_cast<int>(m * width)), chh = std::max(1, static_cast<int>(m * height));
-    // Python's int() truncates toward zero, also for the negative offsets of pad.
-    const int x0 = static_cast<int>(0.5 * (src.width - cw)), y0 = static_cast<int>(0.5 * (src.height - chh));
-    return resample_window(src, Window{x0, y0, cw, chh, pad}, width, height, filter, 0, 0, cw, chh);
+    const FitWindow w = fit_window(src.width, src.height, width, height, method);
+    return resample_window(src, Window{w.x0, w.y0, w.width, w.height, pad}, width, height, filter, 0, 0, w.width,
+                           w.height);
 }
 
 }  // namespace
+
+FitWindow fit_window(int src_width, int src_height, int width, int height, ResizeMethod method) {
+    if (method == ResizeMethod::Squish) return {0, 0, src_width, src_height};
+    const double rw = static_cast<double>(src_width) / width, rh = static_cast<double>(src_height) / height;
+    const double m = method == ResizeMethod::Crop ? std::min(rw, rh) : std::max(rw, rh);
+    const int cw = std::max(1, static_cast<int>(m * width)), ch = std::max(1, static_cast<int>(m * height));
+    // Python's int() truncates toward zero, also for the negative offsets of pad.
+    return {static_cast<int>(0.5 * (src_width - cw)), static_cast<int>(0.5 * (src_height - ch)), cw, ch};
+}
 
 Image fit(const Image& src, int width, int height, ResizeMethod method, Filter filter, PadMode pad) {
     if (method == ResizeMethod::Squish) return resize(src, width, height, filter);

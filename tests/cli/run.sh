@@ -119,7 +119,7 @@ run bad_arch 2 "$ursa" train data --out x --arch vgg
 run no_subcommand 2 "$ursa"
 run train_missing_data 2 "$ursa" train does-not-exist --out x
 check "a missing dataset folder is named" contains train_missing_data.err "does-not-exist"
-for sub in import-mnist preprocess train export predict web verify; do
+for sub in import-mnist preprocess train export predict web verify summary; do
   run "help_$sub" 0 "$ursa" "$sub" --help
 done
 run export_no_run 2 "$ursa" export nowhere -o x.onnx
@@ -156,6 +156,14 @@ run import_mnist 0 "$ursa" import-mnist --out fmnist --per-class 2
 check "import-mnist writes 10 labelled folders per split" test "$(ls fmnist/train | wc -l)" -eq 10 -a "$(ls fmnist/valid | wc -l)" -eq 10
 check "import-mnist keeps 2 per class" test "$(find fmnist -name '*.png' | wc -l)" -eq 40
 check "import-mnist uses file-system-safe names" test -d fmnist/train/T-shirt_top -a -d fmnist/valid/Ankle_boot
+
+# --- summary: one item through the pipeline -------------------------------------------
+run summary 0 "$ursa" summary data --size 32 --seed 3 --valid-pct 0.25 --item 0
+check "summary shows the split like train does" contains summary.out "3 labels, 38 train / 12 valid images (random split"
+check "summary shows the crop window and the target size" grep -qE "^resize +crop: window [0-9]+ x [0-9]+ at \([0-9]+, [0-9]+\) -> 32 x 32" summary.out
+check "summary shows the batch shape" contains summary.out "[64, 3, 32, 32]"
+run summary_range 2 "$ursa" summary data --item 999
+check "an item past the end is named" contains summary_range.err "--item 999"
 
 # --- verify: every image decoded, failures reported and moved aside (never deleted) -----
 cp -r data vdata

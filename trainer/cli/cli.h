@@ -16,5 +16,6 @@ void add_predict(CLI::App& app, Run& run);
 void add_web(CLI::App& app, Run& run);
 void add_preprocess(CLI::App& app, Run& run);
 void add_verify(CLI::App& app, Run& run);
+void add_summary(CLI::App& app, Run& run);
 
 }  // namespace ursa::cli

@@ -3,17 +3,14 @@
 
 namespace ursa::cli {
 
-void add_train(CLI::App& app, Run& run) {
-    auto o = std::make_shared<TrainOptions>();
+namespace {
+
+// The flags that decide what the model is fed (shared by train and summary). The
+// returned callback turns the string flags into options once parsing is done.
+std::function<void()> add_data_options(CLI::App* sub, const std::shared_ptr<TrainOptions>& o) {
     auto method = std::make_shared<std::string>("crop");
     auto pad_mode = std::make_shared<std::string>("zeros");
-    auto precision = std::make_shared<std::string>("fp32");
-    auto* sub = app.add_subcommand("train", "Train a classifier on DATA/<label>/*.jpg (or DATA/{train,valid}/<label>/*)");
     sub->add_option("data", o->data, "Dataset folder")->required();
-    sub->add_option("--out", o->out, "Run folder to write (weights, history.csv, labels.txt)")->required();
-    sub->add_option("--arch", o->arch, "Architecture")
-        ->check(CLI::IsMember({"resnet18", "resnet34", "small"}))
-        ->capture_default_str();
     sub->add_option("--size", o->size, "Input size N (N x N pixels)")->check(CLI::Range(16, 1024))->capture_default_str();
     sub->add_option("--resize-method", *method, "How images are brought to N x N")
         ->check(CLI::IsMember({"crop", "squish", "pad"}))
@@ -32,8 +29,33 @@ void add_train(CLI::App& app, Run& run) {
         ->check(CLI::Range(0.0, 1.0))
         ->capture_default_str();
     sub->add_option("--seed", o->seed, "Seed for the split, initialisation and shuffling")->capture_default_str();
-    sub->add_option("--epochs", o->epochs, "Epochs")->check(CLI::Range(1, 100000))->capture_default_str();
     sub->add_option("--bs", o->batch_size, "Batch size")->check(CLI::Range(1, 65536))->capture_default_str();
+    sub->add_flag("--no-aug{false},--aug", o->augment,
+                  "fastai's aug_transforms on training batches: flip, rotate 10 deg, zoom 1-1.1, warp 0.2, "
+                  "lighting 0.2 (default on)");
+    sub->add_option("--aug-mult", o->aug.mult, "Scales the rotation, warp and lighting of --aug (fastai's mult)")
+        ->check(CLI::Range(0.0, 10.0))
+        ->capture_default_str();
+    sub->add_option("--max-pixels", o->max_pixels, "Refuse images larger than this many pixels")->capture_default_str();
+    return [o, method, pad_mode] {
+        o->dataset.seed = o->seed;
+        o->resize = parse_resize_method(*method).value();
+        o->pad_mode = parse_pad_mode(*pad_mode).value();
+    };
+}
+
+}  // namespace
+
+void add_train(CLI::App& app, Run& run) {
+    auto o = std::make_shared<TrainOptions>();
+    auto precision = std::make_shared<std::string>("fp32");
+    auto* sub = app.add_subcommand("train", "Train a classifier on DATA/<label>/*.jpg (or DATA/{train,valid}/<label>/*)");
+    auto finish = add_data_options(sub, o);
+    sub->add_option("--out", o->out, "Run folder to write (weights, history.csv, labels.txt)")->required();
+    sub->add_option("--arch", o->arch, "Architecture")
+        ->check(CLI::IsMember({"resnet18", "resnet34", "small"}))
+        ->capture_default_str();
+    sub->add_option("--epochs", o->epochs, "Epochs")->check(CLI::Range(1, 100000))->capture_default_str();
     sub->add_option("--lr", o->lr, "Peak learning rate (one-cycle schedule)")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
@@ -42,21 +64,25 @@ void add_train(CLI::App& app, Run& run) {
     sub->add_option("--precision", *precision, "fp32, or bf16 autocast (fast on CPUs with AMX/AVX-512 bf16)")
         ->check(CLI::IsMember({"fp32", "bf16"}))
         ->capture_default_str();
-    sub->add_flag("--no-aug{false},--aug", o->augment,
-                  "fastai's aug_transforms on training batches: flip, rotate 10 deg, zoom 1-1.1, warp 0.2, "
-                  "lighting 0.2 (default on)");
-    sub->add_option("--aug-mult", o->aug.mult, "Scales the rotation, warp and lighting of --aug (fastai's mult)")
-        ->check(CLI::Range(0.0, 10.0))
-        ->capture_default_str();
-    sub->add_option("--max-pixels", o->max_pixels, "Refuse images larger than this many pixels")->capture_default_str();
     sub->add_option("--limit-train", o->limit_train, "Train on a random subset of N training images (0 = all)")
         ->check(CLI::NonNegativeNumber);
-    sub->callback([o, method, pad_mode, precision, &run] {
-        o->dataset.seed = o->seed;
-        o->resize = parse_resize_method(*method).value();
-        o->pad_mode = parse_pad_mode(*pad_mode).value();
+    sub->callback([o, finish, precision, &run] {
+        finish();
         o->bf16 = *precision == "bf16";
         run = [o] { return train(*o); };
+    });
+}
+
+void add_summary(CLI::App& app, Run& run) {
+    auto o = std::make_shared<TrainOptions>();
+    auto item = std::make_shared<int64_t>(0);
+    auto* sub = app.add_subcommand("summary", "Show each step of the data pipeline for one training item (like "
+                                              "fastai's DataBlock.summary); takes train's data flags");
+    auto finish = add_data_options(sub, o);
+    sub->add_option("--item", *item, "Which training item (0 = the first)")->check(CLI::NonNegativeNumber);
+    sub->callback([o, finish, item, &run] {
+        finish();
+        run = [o, item] { return summarize(*o, *item); };
     });
 }
 

@@ -35,6 +35,14 @@ Image resample(const Image& src, int out_w, int out_h, Filter filter, double x0,
 // Resizes the whole image to out_w x out_h.
 Image resize(const Image& src, int out_w, int out_h, Filter filter = Filter::Bilinear);
 
+// The integer window of the source that fit resizes (fastai's Resize, centre
+// position): inside the image for crop, reaching past it for pad (the excess is
+// padding), the whole image for squish.
+struct FitWindow {
+    int x0 = 0, y0 = 0, width = 0, height = 0;
+};
+FitWindow fit_window(int src_width, int src_height, int width, int height, ResizeMethod method);
+
 // Brings an image to width x height with a fastai resize method (centre position
 // for crop; `pad` fills pad's margins).
 Image fit(const Image& src, int width, int height, ResizeMethod method, Filter filter = Filter::Bilinear,

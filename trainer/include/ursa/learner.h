@@ -35,6 +35,11 @@ struct TrainOptions {
 // still written), 2 when nothing could be trained (message printed).
 int train(const TrainOptions& options);
 
+// Prints each step of the data pipeline for training item `item` (fastai's
+// DataBlock.summary): files and split, decoding, the resize window, augmentation
+// drawn for it, normalisation and the batch shape. 0 ok, 1 the item failed, 2 usage.
+int summarize(const TrainOptions& options, int64_t item);
+
 // One-cycle schedule values at fraction `pos` (0..1) of training (ref: fastai
 // fit_one_cycle: cosine lr/div → lr → lr/div_final, momentum 0.95 → 0.85 → 0.95).
 struct OneCycle {
