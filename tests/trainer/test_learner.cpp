@@ -144,4 +144,16 @@ TEST_CASE("dataset errors say what is wrong") {
     DatasetOptions folder;
     folder.split = "folder";
     CHECK_FALSE(make_dataset(one.string(), folder).ok());
+
+    // An empty validation split is refused before training (it would give nan metrics).
+    const fs::path tiny = make_tree("tiny", {"a/1.png", "b/2.png"});
+    auto few = make_dataset(tiny.string(), {});
+    REQUIRE_FALSE(few.ok());
+    CHECK(few.error().message == "the validation split is empty: --valid-pct 0.20 of 2 images is less than one; add "
+                                 "images or raise --valid-pct");
+    const fs::path no_valid = make_tree("novalid", {"train/a/1.png", "train/b/2.png"});
+    fs::create_directories(no_valid / "valid");
+    auto empty = make_dataset(no_valid.string(), {});
+    REQUIRE_FALSE(empty.ok());
+    CHECK(empty.error().message == "no validation images found under " + (no_valid / "valid").string());
 }

@@ -187,6 +187,11 @@ Result<Dataset> make_dataset(const std::string& dir, const DatasetOptions& optio
     if (ds.vocab.size() < 2)
         return make_error("found only one label ('" + ds.vocab[0] + "') under " + dir +
                           ": put each class's images in its own folder, e.g. photos/grizzly/*.jpg");
+    if (valid.empty()) {
+        if (ds.split == "folder") return make_error("no validation images found under " + vdir.string());
+        return make_error("the validation split is empty: --valid-pct " + std::to_string(options.valid_pct).substr(0, 4) +
+                          " of " + std::to_string(train.size()) + " images is less than one; add images or raise --valid-pct");
+    }
     auto index = [&](const std::string& l) {
         return static_cast<int>(std::lower_bound(ds.vocab.begin(), ds.vocab.end(), l) - ds.vocab.begin());
     };

@@ -172,6 +172,10 @@ int train(const TrainOptions& o) {
         std::fprintf(stderr, "error: fewer than 2 usable training images\n");
         return 2;
     }
+    if (valid_data.images.empty()) {
+        std::fprintf(stderr, "error: none of the %zu validation images could be read\n", ds->valid.size());
+        return 2;
+    }
 
     auto made = make_classifier(o.arch, static_cast<int64_t>(ds->vocab.size()));
     if (!made) {
