@@ -141,3 +141,43 @@ TEST_CASE("augmented batches are normalised like plain ones; validation batches 
     flipped[0].flip = flipped[1].flip = true;
     CHECK(max_diff(make_batch(data, idx, spec, &flipped).images, plain.images.flip({3})) < 1e-4);
 }
+
+TEST_CASE("training strips: short side at the model size, the crop window cut where crop_pct says") {
+    // 160x120 at 32: 43x32 (160 * 32 / 120 = 42.7); 300x4 at 16: capped at 32x16.
+    InputSpec spec;
+    spec.width = spec.height = 32;
+    spec.resize = ResizeMethod::Crop;
+    const std::vector<Item> items = {{std::string(URSA_FIXTURES_DIR) + "/src_160x120.png", 0},
+                                     {std::string(URSA_FIXTURES_DIR) + "/src_300x4.png", 1}};
+    Prepared strips = prepare_items(items, spec, DecodeOptions{}, 1, "test", true);
+    REQUIRE(strips.images.size() == 2);
+    CHECK(strips.images[0].width == 43);
+    CHECK(strips.images[0].height == 32);
+    CHECK(strips.images[1].width == 64);
+    CHECK(strips.images[1].height == 32);
+    Prepared centre = prepare_items(items, spec, DecodeOptions{}, 1, "test", false);
+    CHECK(centre.images[0].width == 32);
+
+    // Cutting: the window's first column is at crop_pct * (43 - 32).
+    std::vector<AugParams> left(1), right(1);
+    left[0].crop_pct = 0.0;
+    right[0].crop_pct = 1.0;
+    Prepared one;
+    one.images = {strips.images[0]};
+    one.labels = {0};
+    const torch::Tensor a = make_batch(one, {0}, spec, &left).images, b = make_batch(one, {0}, spec, &right).images;
+    Image cut = strips.images[0];
+    Image expect_left, expect_right;
+    expect_left.width = expect_right.width = 32;
+    expect_left.height = expect_right.height = 32;
+    for (int y = 0; y < 32; ++y) {
+        expect_left.pixels.insert(expect_left.pixels.end(), cut.at(0, y), cut.at(0, y) + 32 * 3);
+        expect_right.pixels.insert(expect_right.pixels.end(), cut.at(11, y), cut.at(11, y) + 32 * 3);
+    }
+    Prepared l, r;
+    l.images = {expect_left}, r.images = {expect_right};
+    l.labels = r.labels = {0};
+    CHECK(max_diff(a, make_batch(l, {0}, spec).images) < 1e-4);
+    CHECK(max_diff(b, make_batch(r, {0}, spec).images) < 1e-4);
+    CHECK(max_diff(a, b) > 0.01);
+}

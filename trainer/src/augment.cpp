@@ -94,6 +94,7 @@ AugParams draw_aug_params(std::mt19937_64& rng, const AugOptions& o) {
     if (draw(rng, o.p_lighting)) p.brightness = b;
     const double c = std::exp(uniform(rng, std::log(1 - max_lighting), -std::log(1 - max_lighting)));
     if (draw(rng, o.p_lighting)) p.contrast = c;
+    p.crop_pct = uniform(rng, 0, 1);  // ref: fastai Resize.before_call, random pcts on training
     return p;
 }
 

@@ -200,16 +200,35 @@ Result<Dataset> make_dataset(const std::string& dir, const DatasetOptions& optio
     return ds;
 }
 
+namespace {
+
+// The strip of prepare_items: short side = the model size, long side ≤ twice it.
+Result<Image> decode_strip(const uint8_t* data, size_t size, const InputSpec& spec, const DecodeOptions& decode) {
+    auto decoded = decode_rgba(data, size, decode);
+    if (!decoded) return decoded.error();
+    const bool turned = decoded->orientation >= 5;
+    const double w = turned ? decoded->height : decoded->width, h = turned ? decoded->width : decoded->height;
+    int sw = spec.width, sh = spec.height;
+    if (w / h > static_cast<double>(spec.width) / spec.height)
+        sw = std::min(2 * spec.width, std::max(spec.width, static_cast<int>(std::lround(w * spec.height / h))));
+    else
+        sh = std::min(2 * spec.height, std::max(spec.height, static_cast<int>(std::lround(h * spec.width / w))));
+    return fit_decoded(*decoded, sw, sh, ResizeMethod::Crop, spec.pad_mode, decode);
+}
+
+}  // namespace
+
 Prepared prepare_items(const std::vector<Item>& items, const InputSpec& spec, const DecodeOptions& decode,
-                       int threads, const std::string& title) {
+                       int threads, const std::string& title, bool crop_strips) {
     std::vector<Image> images(items.size());
     std::vector<std::string> errors(items.size());
     parallel_for_with_progress(items.size(), threads, title, [&](size_t i) {
         auto bytes = read_file(items[i].path);
         if (!bytes) {
             errors[i] = bytes.error().message;
-        } else if (auto img = decode_fit(bytes->data(), bytes->size(), spec.width, spec.height, spec.resize,
-                                         spec.pad_mode, decode);
+        } else if (auto img = crop_strips ? decode_strip(bytes->data(), bytes->size(), spec, decode)
+                                          : decode_fit(bytes->data(), bytes->size(), spec.width, spec.height,
+                                                       spec.resize, spec.pad_mode, decode);
                    !img) {
             errors[i] = img.error().message;
         } else {
@@ -239,8 +258,13 @@ Batch make_batch(const Prepared& data, const std::vector<int64_t>& indices, cons
     if (aug) {  // [0,1] pixels → augmented → normalised, as fastai's batch_tfms order them
         torch::Tensor pixels = torch::empty({b, h, w, 3}, torch::kUInt8);
         uint8_t* p = pixels.data_ptr<uint8_t>();
-        for (int64_t i = 0; i < b; ++i)
-            std::copy(data.images[indices[i]].pixels.begin(), data.images[indices[i]].pixels.end(), p + i * h * w * 3);
+        for (int64_t i = 0; i < b; ++i) {
+            const Image& img = data.images[indices[i]];  // h x w, or a strip to cut the window from
+            const int x0 = static_cast<int>((*aug)[i].crop_pct * (img.width - w));
+            const int y0 = static_cast<int>((*aug)[i].crop_pct * (img.height - h));
+            for (int64_t y = 0; y < h; ++y)
+                std::copy_n(img.at(x0, y0 + static_cast<int>(y)), w * 3, p + (i * h + y) * w * 3);
+        }
         torch::Tensor x = pixels.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255.0f).contiguous();
         x = augment_batch(x, *aug);
         const torch::Tensor mean = torch::tensor({spec.mean[0], spec.mean[1], spec.mean[2]}).view({1, 3, 1, 1});

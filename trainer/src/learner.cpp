@@ -161,7 +161,8 @@ int train(const TrainOptions& o) {
     spec.resize = o.resize;
     spec.pad_mode = o.pad_mode;
     DecodeOptions decode{o.max_pixels};
-    Prepared train_data = prepare_items(train_items, spec, decode, threads, "load train");
+    Prepared train_data = prepare_items(train_items, spec, decode, threads, "load train",
+                                        o.augment && o.resize == ResizeMethod::Crop);
     Prepared valid_data = prepare_items(ds->valid, spec, decode, threads, "load valid");
     std::vector<Failure> failures = train_data.failures;
     failures.insert(failures.end(), valid_data.failures.begin(), valid_data.failures.end());

@@ -48,10 +48,13 @@ int summarize(const TrainOptions& o, int64_t item) {
                 sniff_format(bytes->data(), bytes->size()).c_str(), decoded->width, decoded->height,
                 decoded->opaque ? "opaque" : "alpha composited over white", decoded->orientation, w, h);
     const FitWindow win = fit_window(w, h, o.size, o.size, o.resize);
-    std::printf("resize      %s: window %d x %d at (%d, %d)%s -> %d x %d, Pillow's antialiased bilinear\n",
+    std::printf("resize      %s: window %d x %d at (%d, %d)%s -> %d x %d, Pillow's antialiased bilinear%s\n",
                 to_string(o.resize), win.width, win.height, win.x0, win.y0,
                 o.resize == ResizeMethod::Pad ? (std::string(", padded with ") + to_string(o.pad_mode)).c_str() : "",
-                o.size, o.size);
+                o.size, o.size,
+                o.resize == ResizeMethod::Crop && o.augment ? " (centred for validation; at a random position along "
+                                                              "the long side for training)"
+                                                            : "");
     auto fitted = fit_decoded(*decoded, o.size, o.size, o.resize, o.pad_mode, decode);
     if (!fitted) {
         std::fprintf(stderr, "error: %s: %s\n", it.path.c_str(), fitted.error().message.c_str());

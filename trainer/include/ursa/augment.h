@@ -30,6 +30,7 @@ struct AugParams {
     double warp_x = 0.0, warp_y = 0.0;
     double brightness = 0.5;  // 0.5 = unchanged (added in logit space)
     double contrast = 1.0;    // 1 = unchanged (multiplies in logit space)
+    double crop_pct = 0.5;    // where the crop window sits along a strip's long side (fastai's pcts)
 };
 
 // Draws one image's parameters, each transform applied with its probability.

@@ -65,8 +65,14 @@ struct Prepared {
 
 // Decodes and fits every item through core on `threads` threads, with a progress bar.
 // Files that fail are reported in `failures` and left out.
+// With `crop_strips` (training with augmentation and resize crop) each image is kept
+// as a strip: resized so that its short side is the model size, its long side up to
+// twice that (the centre of longer panoramas), so that make_batch can cut the crop
+// window at a random position, as fastai's Resize does on the training set. (fastai
+// cuts the window from the full-size photo and then resizes it; cutting it from the
+// resized strip differs by the resampling phase only.)
 Prepared prepare_items(const std::vector<Item>& items, const InputSpec& spec, const DecodeOptions& decode,
-                       int threads, const std::string& title);
+                       int threads, const std::string& title, bool crop_strips = false);
 
 // A batch as tensors: images [B,3,H,W] float (normalised), labels [B] int64.
 struct Batch {
@@ -75,7 +81,8 @@ struct Batch {
 };
 
 // Normalises the images with the given indices into one batch. With `aug` (one
-// entry per index: training) the batch is augmented first (see augment.h).
+// entry per index: training) the batch is augmented first (see augment.h), and a
+// strip (see prepare_items) is cut at the position its AugParams give.
 Batch make_batch(const Prepared& data, const std::vector<int64_t>& indices, const InputSpec& spec,
                  const std::vector<AugParams>* aug = nullptr);
 
