@@ -166,6 +166,7 @@ function fillCard(card, data) {
   const best = data.top[0];
   card.dataset.label = best.label;
   card.dataset.prob = String(best.prob);
+  card.dataset.top = JSON.stringify(data.top.map((t) => ({ label: t.label, prob: t.prob })));
 
   const head = el('p', 'label');
   head.append(el('span', 'name', best.label), el('span', 'pct', percent(best.prob)));
@@ -213,6 +214,41 @@ function updateSummary() {
   summaryEl.textContent = [head + (pending ? ` (${pending} to go)` : ''), parts.join(', ')]
     .filter(Boolean).join(' · ');
 }
+
+// ---- download: the finished results, in `ursa predict --json`'s shape or as CSV -------
+
+function resultRecords() {
+  return [...resultsEl.querySelectorAll('.result')].map((card) => (card.dataset.error
+    ? { file: card.dataset.file, error: card.dataset.error }
+    : { file: card.dataset.file, label: card.dataset.label, prob: Number(card.dataset.prob),
+        top: JSON.parse(card.dataset.top || '[]') }));
+}
+
+function csvField(value) {
+  const s = value === undefined ? '' : String(value);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function download(name, type, text) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+$('#download-json').addEventListener('click', () => {
+  download('ursa-results.json', 'application/json', `${JSON.stringify(resultRecords(), null, 1)}\n`);
+});
+
+$('#download-csv').addEventListener('click', () => {
+  const rows = [['file', 'label', 'prob', 'error']];
+  for (const r of resultRecords()) rows.push([r.file, r.label, r.prob, r.error]);
+  download('ursa-results.csv', 'text/csv', `${rows.map((row) => row.map(csvField).join(',')).join('\r\n')}\r\n`);
+});
 
 $('#clear').addEventListener('click', () => {
   queue.length = 0;

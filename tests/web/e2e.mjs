@@ -131,7 +131,7 @@ async function main() {
       '--disable-component-update', '--disable-sync'],
   });
   try {
-    const context = await browser.newContext({ viewport: { width: 1100, height: 820 } });
+    const context = await browser.newContext({ viewport: { width: 1100, height: 820 }, acceptDownloads: true });
     const requests = new Map();  // url+method -> {url, method, hasBody, from}
     const record = (from) => (req) => {
       const key = `${req.method()} ${req.url()}`;
@@ -202,6 +202,20 @@ async function main() {
     });
     check('EXIF orientation 6 photo is reported upright (16×24)', turned.file === 'exif_6.jpg' && !turned.error
       && turned.meta.includes('16×24'), JSON.stringify(turned));
+
+    // 3c. download the results: JSON in `ursa predict --json`'s shape, and CSV.
+    const [jsonDl] = await Promise.all([page.waitForEvent('download'), page.click('#download-json')]);
+    const records = JSON.parse(fs.readFileSync(await jsonDl.path(), 'utf8'));
+    check('download JSON holds every result in predict --json shape', jsonDl.suggestedFilename() === 'ursa-results.json'
+      && records.length === 3 && records[0].file === first.file && records[0].label === first.label
+      && Math.abs(records[0].prob - Number(first.prob)) < 1e-9 && records[0].top.length >= 1
+      && records[1].file === 'not-a-photo.jpg' && Boolean(records[1].error) && records[1].label === undefined,
+    JSON.stringify(records).slice(0, 300));
+    const [csvDl] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
+    const csv = fs.readFileSync(await csvDl.path(), 'utf8').trimEnd().split('\r\n');
+    check('download CSV has a header and one row per photo', csv.length === 4 && csv[0] === 'file,label,prob,error'
+      && csv[1].startsWith(`${first.file},${first.label},`) && csv[2].startsWith('not-a-photo.jpg,,,'),
+    JSON.stringify(csv).slice(0, 300));
 
     // 4. optional: model switching through #model-file
     if (args.badModel) {

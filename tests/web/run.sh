@@ -54,6 +54,12 @@ echo "== export"
 "$ursa" export "$work/run" -o "$work/model.onnx"
 echo "== web"
 "$ursa" web --model "$work/model.onnx" --out "$work/site"
+if grep -q "Cross-Origin-Embedder-Policy: require-corp" "$work/site/README.txt" &&
+   grep -q "3 labels: circle, square, triangle" "$work/site/README.txt"; then
+  echo "PASS site README.txt names the model and how to host it (threads headers)"
+else
+  echo "FAIL site README.txt missing or incomplete"; exit 1
+fi
 echo "== predict"
 "$ursa" predict "$work/model.onnx" "$photo" --json > "$work/predict.json"
 cat "$work/predict.json"

@@ -57,8 +57,38 @@ Result<bool> copy_files(const fs::path& from, const std::vector<std::string>& fi
     return true;
 }
 
-Result<bool> assemble(const SiteOptions& o, const fs::path& web, const fs::path& wasm, const fs::path& ort,
-                      const fs::path& tmp) {
+// README.txt of the site: what it is and how to host it.
+std::string site_readme(const ModelInfo& info) {
+    std::string labels;
+    for (size_t i = 0; i < info.labels.size(); ++i) labels += (i ? ", " : "") + info.labels[i];
+    return "This folder is a photo classifier made by ursa " URSA_VERSION " (ursa web).\n"
+           "Model: model.onnx, " + std::to_string(info.labels.size()) + " labels: " + labels + ".\n"
+           "Photos are decoded and classified in the visitor's browser; nothing is uploaded.\n"
+           "\n"
+           "Hosting: copy the whole folder to any static host (GitHub Pages, a bucket, a web\n"
+           "server). To try it locally:\n"
+           "\n"
+           "    python3 -m http.server -d . 8000     # then open http://localhost:8000/\n"
+           "\n"
+           "Opening index.html straight from disk (file://) does not work: browsers do not\n"
+           "run its worker and WebAssembly from there.\n"
+           "\n"
+           "Threads: the page works single-threaded everywhere. Where the host can send these\n"
+           "two headers with every file, ONNX Runtime also uses several threads:\n"
+           "\n"
+           "    Cross-Origin-Opener-Policy: same-origin\n"
+           "    Cross-Origin-Embedder-Policy: require-corp\n"
+           "\n"
+           "Offline: after one visit a service worker (sw.js) keeps every file, so the page\n"
+           "keeps working without a network. Serve the files with their usual types (.wasm\n"
+           "as application/wasm, .mjs as text/javascript).\n"
+           "\n"
+           "Another model: the page's \"Use another model\" link loads any .onnx exported by\n"
+           "`ursa export`; to ship it, replace model.onnx (or run `ursa web` again).\n";
+}
+
+Result<bool> assemble(const SiteOptions& o, const ModelInfo& info, const fs::path& web, const fs::path& wasm,
+                      const fs::path& ort, const fs::path& tmp) {
     std::error_code ec;
     fs::create_directories(tmp, ec);
     if (ec) return make_error("cannot create " + tmp.string() + ": " + ec.message());
@@ -67,6 +97,7 @@ Result<bool> assemble(const SiteOptions& o, const fs::path& web, const fs::path&
     if (auto ok = copy_files(ort, kOrtFiles, tmp / "ort"); !ok) return ok;
     fs::copy_file(o.model, tmp / "model.onnx", ec);
     if (ec) return make_error("cannot copy " + o.model + ": " + ec.message());
+    if (auto ok = write_file_atomic((tmp / "README.txt").string(), site_readme(info)); !ok) return ok;
     return write_file_atomic((tmp / kSiteMarker).string(), std::string("made by ursa web\n"));
 }
 
@@ -106,7 +137,7 @@ int build_site(const SiteOptions& o) {
     }
     const auto stamp = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
     const fs::path tmp = out.string() + ".tmp-" + stamp, old = out.string() + ".old-" + stamp;
-    if (auto ok = assemble(o, web, wasm, ort, tmp); !ok) {
+    if (auto ok = assemble(o, *info, web, wasm, ort, tmp); !ok) {
         fs::remove_all(tmp, ec);
         std::fprintf(stderr, "error: %s\n", ok.error().message.c_str());
         return 2;
