@@ -44,7 +44,7 @@ echo "== test: wasm (core under Node)"
 run_ctest wasm
 echo "== test: native (core, trainer, CLI, browser)"
 run_ctest native
-echo "== test: fuzz (each target runs 20 s; see tests/fuzz/CMakeLists.txt to run longer)"
+echo "== test: fuzz (a fixed seed and input count; tests/fuzz/CMakeLists.txt says how to fuzz longer)"
 run_ctest fuzz
 
 echo "tests: $passed passed, $failed failed"

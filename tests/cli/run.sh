@@ -119,7 +119,7 @@ run bad_arch 2 "$ursa" train data --out x --arch vgg
 run no_subcommand 2 "$ursa"
 run train_missing_data 2 "$ursa" train does-not-exist --out x
 check "a missing dataset folder is named" contains train_missing_data.err "does-not-exist"
-for sub in import-mnist preprocess train export predict web verify summary; do
+for sub in import-mnist preprocess train export predict web verify summary show-batch; do
   run "help_$sub" 0 "$ursa" "$sub" --help
 done
 run export_no_run 2 "$ursa" export nowhere -o x.onnx
@@ -164,6 +164,24 @@ check "summary shows the crop window and the target size" grep -qE "^resize +cro
 check "summary shows the batch shape" contains summary.out "[64, 3, 32, 32]"
 run summary_range 2 "$ursa" summary data --item 999
 check "an item past the end is named" contains summary_range.err "--item 999"
+
+# --- show-batch: augmented training images with their labels, as a PNG ------------------
+run show_batch 0 "$ursa" show-batch data --size 32 --seed 3 -o batch.png
+run show_unique 0 "$ursa" show-batch data --size 32 --unique --rows 2 -o unique.png
+"$py" - batch.png unique.png >show_check.out 2>&1 <<'PY'
+import sys
+from PIL import Image
+a, b = Image.open(sys.argv[1]).convert("RGB"), Image.open(sys.argv[2]).convert("RGB")
+# 3x3 and 2x2 tiles of 128 px (32 px shown enlarged), 8 px gaps, 30 px label rows
+assert a.size == (3 * 128 + 4 * 8, 3 * (128 + 30) + 4 * 8), a.size
+assert b.size == (2 * 128 + 3 * 8, 2 * (128 + 30) + 3 * 8), b.size
+band = a.crop((8, 8 + 128 + 2, 8 + 128, 8 + 128 + 28))  # the first label
+assert any(p == (40, 40, 40) for p in band.getdata()), "no label text"
+t = [b.crop((8 + k % 2 * 136, 8 + k // 2 * 166, 8 + k % 2 * 136 + 128, 8 + k // 2 * 166 + 128)).tobytes() for k in range(4)]
+assert len(set(t)) == 4, "--unique draws should differ"
+print("show-batch ok")
+PY
+check "show-batch writes the labelled grid; --unique shows different draws" grep -q "show-batch ok" show_check.out || cat show_check.out
 
 # --- verify: every image decoded, failures reported and moved aside (never deleted) -----
 cp -r data vdata

@@ -17,5 +17,6 @@ void add_web(CLI::App& app, Run& run);
 void add_preprocess(CLI::App& app, Run& run);
 void add_verify(CLI::App& app, Run& run);
 void add_summary(CLI::App& app, Run& run);
+void add_show_batch(CLI::App& app, Run& run);
 
 }  // namespace ursa::cli

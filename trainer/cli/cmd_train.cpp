@@ -86,4 +86,21 @@ void add_summary(CLI::App& app, Run& run) {
     });
 }
 
+void add_show_batch(CLI::App& app, Run& run) {
+    auto o = std::make_shared<TrainOptions>();
+    auto rows = std::make_shared<int>(3);
+    auto unique = std::make_shared<bool>(false);
+    auto out = std::make_shared<std::string>();
+    auto* sub = app.add_subcommand("show-batch", "A grid of augmented training images with their labels (like "
+                                                 "fastai's show_batch); takes train's data flags");
+    auto finish = add_data_options(sub, o);
+    sub->add_option("--rows", *rows, "The grid is rows x rows")->check(CLI::Range(1, 16))->capture_default_str();
+    sub->add_flag("--unique", *unique, "One image through rows x rows different augmentations");
+    sub->add_option("-o,--out", *out, "Output PNG")->required();
+    sub->callback([o, finish, rows, unique, out, &run] {
+        finish();
+        run = [o, rows, unique, out] { return show_batch(*o, *rows, *unique, *out); };
+    });
+}
+
 }  // namespace ursa::cli

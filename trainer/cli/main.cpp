@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
     ursa::cli::add_web(app, run);
     ursa::cli::add_verify(app, run);
     ursa::cli::add_summary(app, run);
+    ursa::cli::add_show_batch(app, run);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -40,6 +40,10 @@ int train(const TrainOptions& options);
 // drawn for it, normalisation and the batch shape. 0 ok, 1 the item failed, 2 usage.
 int summarize(const TrainOptions& options, int64_t item);
 
+// fastai's show_batch: a grid of rows x rows augmented training images with their
+// labels, written as a PNG; `unique` shows one image through rows x rows draws.
+int show_batch(const TrainOptions& options, int rows, bool unique, const std::string& out);
+
 // One-cycle schedule values at fraction `pos` (0..1) of training (ref: fastai
 // fit_one_cycle: cosine lr/div → lr → lr/div_final, momentum 0.95 → 0.85 → 0.95).
 struct OneCycle {
