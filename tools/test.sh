@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up, build the presets (native, wasm, fuzz), run every test: core natively and
-# under Node, trainer, CLI, the page in Chromium, and core's fuzzers on a fixed
-# seed and input count. Exits non-zero on any failure; the last line is "tests: N passed, N failed".
+# under Node, trainer, CLI, the page in Chromium, and core's fuzzers from a fixed
+# seed, bounded in inputs and time. Exits non-zero on any failure; the last line is "tests: N passed, N failed".
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -44,7 +44,7 @@ echo "== test: wasm (core under Node)"
 run_ctest wasm
 echo "== test: native (core, trainer, CLI, browser)"
 run_ctest native
-echo "== test: fuzz (a fixed seed and input count; tests/fuzz/CMakeLists.txt says how to fuzz longer)"
+echo "== test: fuzz (seed 1, up to 100,000 inputs or 150 s each; tests/fuzz/CMakeLists.txt says how to fuzz longer)"
 run_ctest fuzz
 
 echo "tests: $passed passed, $failed failed"
