@@ -46,13 +46,13 @@ val to_float32_array(const std::vector<float>& data) {
     return val::global("Float32Array").new_(emscripten::typed_memory_view(data.size(), data.data()));
 }
 
-// {tensor, width, height}: the model's input tensor; width/height are the image as
-// decoded, not the model size.
-val tensor_result(const ursa::Image& image, const ursa::InputSpec& spec) {
+// {tensor, width, height}: the model's input tensor; width/height are the upright
+// image as decoded, not the model size.
+val tensor_result(const std::vector<float>& tensor, int width, int height) {
     val out = val::object();
-    out.set("tensor", to_float32_array(ursa::image_to_tensor(image, spec)));
-    out.set("width", image.width);
-    out.set("height", image.height);
+    out.set("tensor", to_float32_array(tensor));
+    out.set("width", width);
+    out.set("height", height);
     return out;
 }
 
@@ -77,12 +77,7 @@ val preprocess(val image_bytes, const std::string& spec_json) {
     if (!fitted.ok()) return error_object(fitted.error().message);
     std::vector<float> tensor;
     ursa::normalize_to_chw(fitted.value(), s.mean, s.std, tensor);
-    const bool turned = decoded.value().orientation >= 5;  // EXIF 5..8 swap width and height
-    val out = val::object();
-    out.set("tensor", to_float32_array(tensor));
-    out.set("width", turned ? decoded.value().height : decoded.value().width);
-    out.set("height", turned ? decoded.value().width : decoded.value().height);
-    return out;
+    return tensor_result(tensor, decoded.value().upright_width(), decoded.value().upright_height());
 }
 
 // preprocessRGBA(Uint8Array rgba, width, height, string inputSpecJson): for images
@@ -97,7 +92,7 @@ val preprocess_rgba(val rgba, int width, int height, const std::string& spec_jso
                             std::to_string(height));
     auto image = ursa::image_from_rgba(pixels.data(), width, height);
     if (!image.ok()) return error_object(image.error().message);
-    return tensor_result(image.value(), spec.value());
+    return tensor_result(ursa::image_to_tensor(image.value(), spec.value()), width, height);
 }
 
 // topK(Float32Array logits, k) -> [{index, prob}] after softmax, highest first.

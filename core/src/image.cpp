@@ -23,6 +23,13 @@ inline uint8_t over_white(uint8_t c, uint8_t a) {
     return static_cast<uint8_t>((c * a + 255 * (255 - a) + 127) / 255);
 }
 
+// Whether every one of the n RGBA pixels has alpha 255.
+bool all_opaque(const uint8_t* rgba, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+        if (rgba[i * 4 + 3] != 255) return false;
+    return true;
+}
+
 // width * height > limit, without overflowing for 32-bit header dimensions.
 bool over_limit(int64_t width, int64_t height, int64_t limit) { return height > 0 && width > limit / height; }
 
@@ -125,13 +132,7 @@ Result<DecodedRgba> decode_rgba(const uint8_t* data, size_t size, const DecodeOp
     }
     if (auto ok = check_dimensions(width, height, options); !ok) return ok.error();
     out.width = width, out.height = height;
-    out.opaque = format == "jpeg";
-    if (!out.opaque) {
-        const size_t n = static_cast<size_t>(width) * height;
-        const uint8_t* p = out.pixels.get();
-        out.opaque = true;
-        for (size_t i = 0; i < n && out.opaque; ++i) out.opaque = p[i * 4 + 3] == 255;
-    }
+    out.opaque = format == "jpeg" || all_opaque(out.pixels.get(), static_cast<size_t>(width) * height);
     if (format == "jpeg" && options.exif_orientation) out.orientation = jpeg_orientation(data, size);
     return out;
 }
@@ -156,9 +157,7 @@ Result<Image> image_from_rgba(const uint8_t* rgba, int width, int height, const 
     const size_t n = static_cast<size_t>(width) * height;
     image.pixels.resize(n * 3);
     uint8_t* q = image.pixels.data();
-    bool opaque = true;
-    for (size_t i = 0; i < n && opaque; ++i) opaque = rgba[i * 4 + 3] == 255;
-    if (opaque) {  // the common case (every JPEG): a branch-free repack the compiler vectorises
+    if (all_opaque(rgba, n)) {  // the common case (every JPEG): a branch-free repack the compiler vectorises
         for (size_t i = 0; i < n; ++i) q[i * 3] = rgba[i * 4], q[i * 3 + 1] = rgba[i * 4 + 1], q[i * 3 + 2] = rgba[i * 4 + 2];
         return image;
     }

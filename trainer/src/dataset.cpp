@@ -206,8 +206,7 @@ namespace {
 Result<Image> decode_strip(const uint8_t* data, size_t size, const InputSpec& spec, const DecodeOptions& decode) {
     auto decoded = decode_rgba(data, size, decode);
     if (!decoded) return decoded.error();
-    const bool turned = decoded->orientation >= 5;
-    const double w = turned ? decoded->height : decoded->width, h = turned ? decoded->width : decoded->height;
+    const double w = decoded->upright_width(), h = decoded->upright_height();
     int sw = spec.width, sh = spec.height;
     if (w / h > static_cast<double>(spec.width) / spec.height)
         sw = std::min(2 * spec.width, std::max(spec.width, static_cast<int>(std::lround(w * spec.height / h))));
@@ -248,6 +247,10 @@ Prepared prepare_items(const std::vector<Item>& items, const InputSpec& spec, co
     return out;
 }
 
+torch::Tensor per_channel(const std::array<float, 3>& v) {
+    return torch::tensor({v[0], v[1], v[2]}).view({1, 3, 1, 1});
+}
+
 Batch make_batch(const Prepared& data, const std::vector<int64_t>& indices, const InputSpec& spec,
                  const std::vector<AugParams>* aug) {
     const int64_t b = static_cast<int64_t>(indices.size()), h = spec.height, w = spec.width;
@@ -267,9 +270,7 @@ Batch make_batch(const Prepared& data, const std::vector<int64_t>& indices, cons
         }
         torch::Tensor x = pixels.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255.0f).contiguous();
         x = augment_batch(x, *aug);
-        const torch::Tensor mean = torch::tensor({spec.mean[0], spec.mean[1], spec.mean[2]}).view({1, 3, 1, 1});
-        const torch::Tensor std = torch::tensor({spec.std[0], spec.std[1], spec.std[2]}).view({1, 3, 1, 1});
-        batch.images = ((x - mean) / std).contiguous();
+        batch.images = ((x - per_channel(spec.mean)) / per_channel(spec.std)).contiguous();
         return batch;
     }
     batch.images = torch::empty({b, 3, h, w}, torch::kFloat32);

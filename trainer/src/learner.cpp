@@ -130,6 +130,16 @@ double OneCycle::momentum(double pos) const {
     return sched_cos(0.85, 0.95, (pos - pct_start) / (1 - pct_start));
 }
 
+InputSpec input_spec(const TrainOptions& o) {
+    InputSpec spec;
+    spec.height = spec.width = o.size;
+    spec.resize = o.resize;
+    spec.pad_mode = o.pad_mode;
+    return spec;
+}
+
+bool uses_crop_strips(const TrainOptions& o) { return o.augment && o.resize == ResizeMethod::Crop; }
+
 int train(const TrainOptions& o) {
     const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     torch::set_num_threads(threads);
@@ -156,13 +166,9 @@ int train(const TrainOptions& o) {
                 ds->vocab.size(), train_items.size(), ds->valid.size(), ds->split.c_str());
     std::fflush(stdout);
 
-    InputSpec spec;
-    spec.height = spec.width = o.size;
-    spec.resize = o.resize;
-    spec.pad_mode = o.pad_mode;
+    const InputSpec spec = input_spec(o);
     DecodeOptions decode{o.max_pixels};
-    Prepared train_data = prepare_items(train_items, spec, decode, threads, "load train",
-                                        o.augment && o.resize == ResizeMethod::Crop);
+    Prepared train_data = prepare_items(train_items, spec, decode, threads, "load train", uses_crop_strips(o));
     Prepared valid_data = prepare_items(ds->valid, spec, decode, threads, "load valid");
     std::vector<Failure> failures = train_data.failures;
     failures.insert(failures.end(), valid_data.failures.begin(), valid_data.failures.end());

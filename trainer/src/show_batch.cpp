@@ -51,12 +51,8 @@ int show_batch(const TrainOptions& o, int rows, bool unique, const std::string& 
     std::vector<Item> items = ds->train;
     std::shuffle(items.begin(), items.end(), rng);
     items.resize(std::min(items.size(), unique ? size_t{1} : n));
-    InputSpec spec;
-    spec.width = spec.height = o.size;
-    spec.resize = o.resize;
-    spec.pad_mode = o.pad_mode;
-    Prepared data = prepare_items(items, spec, DecodeOptions{o.max_pixels}, 1, "load",
-                                  o.augment && o.resize == ResizeMethod::Crop);
+    const InputSpec spec = input_spec(o);
+    Prepared data = prepare_items(items, spec, DecodeOptions{o.max_pixels}, 1, "load", uses_crop_strips(o));
     for (const auto& f : data.failures) std::fprintf(stderr, "%s: %s\n", f.path.c_str(), f.reason.c_str());
     if (data.images.empty()) {
         std::fprintf(stderr, "error: none of the chosen images could be read\n");
@@ -68,10 +64,8 @@ int show_batch(const TrainOptions& o, int rows, bool unique, const std::string& 
     for (size_t i = 0; i < idx.size(); ++i) aug.push_back(o.augment ? draw_aug_params(rng, o.aug) : AugParams{});
     const Batch batch = make_batch(data, idx, spec, &aug);
     // Back to pixels: x * std + mean, as show_batch decodes the normalised batch.
-    const torch::Tensor mean = torch::tensor({spec.mean[0], spec.mean[1], spec.mean[2]}).view({1, 3, 1, 1});
-    const torch::Tensor std = torch::tensor({spec.std[0], spec.std[1], spec.std[2]}).view({1, 3, 1, 1});
     const torch::Tensor pixels =
-        ((batch.images * std + mean) * 255.0f).round().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();
+        ((batch.images * per_channel(spec.std) + per_channel(spec.mean)) * 255.0f).round().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();
 
     const int tile = std::max(o.size, 128);  // small inputs are shown enlarged (nearest)
     const int cols = rows, grid_rows = static_cast<int>((idx.size() + cols - 1) / cols), gap = 8;

@@ -42,8 +42,7 @@ int summarize(const TrainOptions& o, int64_t item) {
         std::fprintf(stderr, "error: %s: %s\n", it.path.c_str(), decoded.error().message.c_str());
         return 1;
     }
-    const bool turned = decoded->orientation >= 5;
-    const int w = turned ? decoded->height : decoded->width, h = turned ? decoded->width : decoded->height;
+    const int w = decoded->upright_width(), h = decoded->upright_height();
     std::printf("decode      %s, %d x %d, %s, EXIF orientation %d -> upright %d x %d RGB\n",
                 sniff_format(bytes->data(), bytes->size()).c_str(), decoded->width, decoded->height,
                 decoded->opaque ? "opaque" : "alpha composited over white", decoded->orientation, w, h);
@@ -52,7 +51,7 @@ int summarize(const TrainOptions& o, int64_t item) {
                 to_string(o.resize), win.width, win.height, win.x0, win.y0,
                 o.resize == ResizeMethod::Pad ? (std::string(", padded with ") + to_string(o.pad_mode)).c_str() : "",
                 o.size, o.size,
-                o.resize == ResizeMethod::Crop && o.augment ? " (centred for validation; at a random position along "
+                uses_crop_strips(o) ? " (centred for validation; at a random position along "
                                                               "the long side for training)"
                                                             : "");
     auto fitted = fit_decoded(*decoded, o.size, o.size, o.resize, o.pad_mode, decode);
@@ -70,8 +69,7 @@ int summarize(const TrainOptions& o, int64_t item) {
     } else {
         std::printf("augment     off (--no-aug)\n");
     }
-    InputSpec spec;
-    spec.width = spec.height = o.size;
+    const InputSpec spec = input_spec(o);
     std::vector<float> chw;
     normalize_to_chw(*fitted, spec.mean, spec.std, chw);
     const size_t plane = static_cast<size_t>(o.size) * o.size;

@@ -49,6 +49,9 @@ struct DecodedRgba {
     int width = 0, height = 0;
     bool opaque = false;  // every alpha is 255 (always so for JPEG)
     int orientation = 1;  // EXIF orientation still to apply; 1 = upright
+    // The size once turned upright (EXIF 5..8 swap width and height).
+    int upright_width() const { return orientation >= 5 ? height : width; }
+    int upright_height() const { return orientation >= 5 ? width : height; }
 };
 Result<DecodedRgba> decode_rgba(const uint8_t* data, size_t size, const DecodeOptions& options = {});
 

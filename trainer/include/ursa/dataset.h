@@ -80,6 +80,9 @@ struct Batch {
     torch::Tensor labels;
 };
 
+// An RGB triple (mean or std) as a [1,3,1,1] tensor, to broadcast over a batch.
+torch::Tensor per_channel(const std::array<float, 3>& v);
+
 // Normalises the images with the given indices into one batch. With `aug` (one
 // entry per index: training) the batch is augmented first (see augment.h), and a
 // strip (see prepare_items) is cut at the position its AugParams give.

@@ -30,6 +30,13 @@ struct TrainOptions {
     int64_t limit_train = 0;     // use only the first N training items (0 = all)
 };
 
+// What the model is fed: size, resize method, pad mode (fastai's mean and std).
+InputSpec input_spec(const TrainOptions& options);
+
+// Whether training keeps crop strips and cuts the window at random (prepare_items):
+// with resize crop and augmentation on.
+bool uses_crop_strips(const TrainOptions& options);
+
 // Runs the whole training; prints progress and the per-epoch table. Returns the
 // process exit status: 0 success, 1 when some files were skipped (the model is
 // still written), 2 when nothing could be trained (message printed).
