@@ -47,6 +47,45 @@ check "no temporary files are left" test -z "$(find run -name '*.tmp-*')"
 run train_again 1 "$ursa" train data --arch resnet18 --size 32 --epochs 2 --bs 8 --valid-pct 0.25 --seed 3 --out run2
 check "same seed, same history" test "$(cut -d, -f1-4 run/history.csv)" = "$(cut -d, -f1-4 run2/history.csv)"
 
+# --- fine_tune from pretrained weights (the first run's body), and resume after kill -9 ---
+ft_flags=(data --arch resnet18 --size 32 --epochs 3 --bs 8 --valid-pct 0.25 --seed 3 --pretrained run/model.safetensors)
+run fine_tune 1 "$ursa" train "${ft_flags[@]}" --out ft_full
+check "fine_tune loads the body" contains fine_tune.out "body weights from run/model.safetensors"
+check "fine_tune prints a frozen and an unfrozen table, as fastai" test "$(grep -cE '^epoch +train_loss' fine_tune.out)" -eq 2
+check "the frozen phase runs at [2e-4, 2e-4, 2e-3]" contains fine_tune.out "frozen: 1 epoch, body frozen except BatchNorm, learning rates 0.0002 / 0.0002 / 0.002"
+check "the unfrozen phase runs at [1e-5, 1e-4, 1e-3]" contains fine_tune.out "unfrozen: 3 epochs, every layer, learning rates 1e-05 / 0.0001 / 0.001"
+check "history.csv has 1 + 3 epochs" test "$(wc -l < ft_full/history.csv)" -eq 5
+check "history.json names the phases" test "$(grep -c '"phase": "frozen"' ft_full/history.json)" -eq 1
+check "a checkpoint is written" test -s ft_full/checkpoint.safetensors
+# Kill the same run with SIGKILL once its first checkpoint is on disk, then resume.
+"$ursa" train "${ft_flags[@]}" --out ft_crash >ft_crash.out 2>ft_crash.err &
+pid=$!
+for _ in $(seq 1 3000); do [ -e ft_crash/checkpoint.safetensors ] && break; sleep 0.1; done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+check "the run was killed before it finished" test ! -e ft_crash/config.json
+run resume 1 "$ursa" train --resume ft_crash
+check "resume says where it goes on" grep -qE "^[1-3] of 4 epochs were done" resume.out
+check "the resumed run ends with the same weights, bit for bit" cmp -s ft_full/model.safetensors ft_crash/model.safetensors
+check "the resumed run has the same history" test "$(cut -d, -f1-4 ft_full/history.csv)" = "$(cut -d, -f1-4 ft_crash/history.csv)"
+run resume_done 1 "$ursa" train --resume ft_crash
+check "resuming a finished run trains nothing more" contains resume_done.out "4 of 4 epochs were done"
+run resume_missing 2 "$ursa" train --resume data
+check "resuming a folder without a checkpoint names the file" contains resume_missing.err "data/checkpoint.safetensors does not exist"
+run train_no_out 2 "$ursa" train data
+check "train without --out or --resume names what is missing" contains train_no_out.err "--out"
+run small_pretrained 2 "$ursa" train data --arch small --size 32 --epochs 1 --bs 8 --pretrained ft_full/model.safetensors --out x
+check "resnet18 weights do not fit --arch small, and the error says why" contains small_pretrained.err "3x3"
+
+# --- lr-find: the sweep, the valley suggestion and the plot ---------------------------------
+run lr_find 1 "$ursa" lr-find data --arch resnet18 --size 32 --bs 8 --valid-pct 0.25 --seed 3 --num-it 40 --no-stop-div --plot lr.svg
+check "lr-find runs all 40 iterations" contains lr_find.out "40 iterations"
+check "lr-find suggests a valley between the start and the end" grep -qE "^valley: [0-9.]+e-0[1-7] \(loss [0-9.]+\)$" lr_find.out
+check "lr-find writes an SVG with the curve and the valley" grep -q 'class="valley"' lr.svg
+check "lr-find's SVG is well-formed XML" "$py" -c "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])" lr.svg
+run lr_find_bad 2 "$ursa" lr-find data --start-lr 1 --end-lr 0.1
+check "lr-find refuses an end below the start" contains lr_find_bad.err "--start-lr < --end-lr"
+
 # --- export ------------------------------------------------------------------------------
 run export 0 "$ursa" export run -o model.onnx
 "$py" - model.onnx >onnx_check.out 2>&1 <<'PY'
@@ -119,7 +158,7 @@ run bad_arch 2 "$ursa" train data --out x --arch vgg
 run no_subcommand 2 "$ursa"
 run train_missing_data 2 "$ursa" train does-not-exist --out x
 check "a missing dataset folder is named" contains train_missing_data.err "does-not-exist"
-for sub in import-mnist preprocess train export predict web verify summary show-batch; do
+for sub in import-mnist preprocess train export predict web verify summary show-batch lr-find; do
   run "help_$sub" 0 "$ursa" "$sub" --help
 done
 run export_no_run 2 "$ursa" export nowhere -o x.onnx

@@ -7,10 +7,12 @@ namespace {
 
 // The flags that decide what the model is fed (shared by train and summary). The
 // returned callback turns the string flags into options once parsing is done.
-std::function<void()> add_data_options(CLI::App* sub, const std::shared_ptr<TrainOptions>& o) {
+std::function<void()> add_data_options(CLI::App* sub, const std::shared_ptr<TrainOptions>& o,
+                                       bool data_required = true) {
     auto method = std::make_shared<std::string>("crop");
     auto pad_mode = std::make_shared<std::string>("zeros");
-    sub->add_option("data", o->data, "Dataset folder")->required();
+    auto* data = sub->add_option("data", o->data, "Dataset folder");
+    if (data_required) data->required();
     sub->add_option("--size", o->size, "Input size N (N x N pixels)")->check(CLI::Range(16, 1024))->capture_default_str();
     sub->add_option("--resize-method", *method, "How images are brought to N x N")
         ->check(CLI::IsMember({"crop", "squish", "pad"}))
@@ -44,32 +46,72 @@ std::function<void()> add_data_options(CLI::App* sub, const std::shared_ptr<Trai
     };
 }
 
+// Architecture, starting weights and compute (shared by train and lr-find).
+void add_model_options(CLI::App* sub, const std::shared_ptr<TrainOptions>& o,
+                       const std::shared_ptr<std::string>& precision) {
+    sub->add_option("--arch", o->arch, "Architecture")
+        ->check(CLI::IsMember({"resnet18", "resnet34", "small"}))
+        ->capture_default_str();
+    sub->add_option("--pretrained", o->pretrained,
+                    "Body weights (.safetensors with torchvision names, e.g. from `ursa fetch-weights`); training "
+                    "is then fastai's fine_tune")
+        ->check(CLI::ExistingFile);
+    sub->add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+    sub->add_option("--precision", *precision, "fp32, or bf16 autocast (fast on CPUs with AMX/AVX-512 bf16)")
+        ->check(CLI::IsMember({"fp32", "bf16"}))
+        ->capture_default_str();
+}
+
 }  // namespace
 
 void add_train(CLI::App& app, Run& run) {
     auto o = std::make_shared<TrainOptions>();
     auto precision = std::make_shared<std::string>("fp32");
     auto* sub = app.add_subcommand("train", "Train a classifier on DATA/<label>/*.jpg (or DATA/{train,valid}/<label>/*)");
-    auto finish = add_data_options(sub, o);
-    sub->add_option("--out", o->out, "Run folder to write (weights, history.csv, labels.txt)")->required();
-    sub->add_option("--arch", o->arch, "Architecture")
-        ->check(CLI::IsMember({"resnet18", "resnet34", "small"}))
+    auto finish = add_data_options(sub, o, /*data_required=*/false);
+    sub->add_option("--out", o->out, "Run folder to write (weights, checkpoint, history.csv, labels.txt)");
+    add_model_options(sub, o, precision);
+    sub->add_option("--epochs", o->epochs, "Epochs (with --pretrained: epochs after the frozen ones, as fine_tune)")
+        ->check(CLI::Range(1, 100000))
         ->capture_default_str();
-    sub->add_option("--epochs", o->epochs, "Epochs")->check(CLI::Range(1, 100000))->capture_default_str();
-    sub->add_option("--lr", o->lr, "Peak learning rate (one-cycle schedule)")
+    sub->add_option("--lr", o->lr, "Peak learning rate of the one-cycle schedule (with --pretrained: fine_tune's base_lr)")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
-    sub->add_option("--wd", o->weight_decay, "Weight decay (decoupled)")->capture_default_str();
-    sub->add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
-    sub->add_option("--precision", *precision, "fp32, or bf16 autocast (fast on CPUs with AMX/AVX-512 bf16)")
-        ->check(CLI::IsMember({"fp32", "bf16"}))
+    sub->add_option("--freeze-epochs", o->freeze_epochs, "With --pretrained: epochs with the body frozen first")
+        ->check(CLI::Range(0, 1000))
         ->capture_default_str();
+    sub->add_option("--wd", o->weight_decay, "Weight decay (decoupled)")->capture_default_str();
     sub->add_option("--limit-train", o->limit_train, "Train on a random subset of N training images (0 = all)")
         ->check(CLI::NonNegativeNumber);
+    sub->add_option("--resume", o->resume,
+                    "Continue the run in this folder from its last checkpoint, with the options it was started with")
+        ->check(CLI::ExistingDirectory);
     sub->callback([o, finish, precision, &run] {
+        if (o->resume.empty() && (o->data.empty() || o->out.empty()))
+            throw CLI::RequiredError(o->data.empty() ? "data" : "--out");
         finish();
         o->bf16 = *precision == "bf16";
         run = [o] { return train(*o); };
+    });
+}
+
+void add_lr_find(CLI::App& app, Run& run) {
+    auto o = std::make_shared<TrainOptions>();
+    auto f = std::make_shared<LrFindOptions>();
+    auto precision = std::make_shared<std::string>("fp32");
+    auto* sub = app.add_subcommand("lr-find", "Sweep the learning rate over training batches (fastai's lr_find) and "
+                                              "suggest one (valley); takes train's data and model flags");
+    auto finish = add_data_options(sub, o);
+    add_model_options(sub, o, precision);
+    sub->add_option("--start-lr", f->start_lr, "First learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+    sub->add_option("--end-lr", f->end_lr, "Last learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+    sub->add_option("--num-it", f->num_it, "Iterations (batches)")->check(CLI::Range(2, 100000))->capture_default_str();
+    sub->add_flag("--no-stop-div{false}", f->stop_div, "Go on when the loss exceeds 4x the best");
+    sub->add_option("--plot", f->plot, "Write the loss curve as SVG to this file");
+    sub->callback([o, f, finish, precision, &run] {
+        finish();
+        o->bf16 = *precision == "bf16";
+        run = [o, f] { return lr_find_command(*o, *f); };
     });
 }
 

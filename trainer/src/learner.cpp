@@ -7,8 +7,13 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "ursa/io.h"
@@ -39,25 +44,6 @@ struct SmoothLoss {
     }
 };
 
-struct EvalResult {
-    double loss = 0, error_rate = 0;
-};
-
-// Adam with decoupled weight decay; no weight decay on BatchNorm and bias parameters.
-torch::optim::AdamW make_optimizer(Classifier& model, const TrainOptions& o) {
-    std::vector<torch::Tensor> decay, no_decay;
-    for (auto& p : model->named_parameters()) {
-        const bool is_bn_or_bias = p.value().dim() <= 1;  // BN weights/biases and biases are 1-D
-        (is_bn_or_bias ? no_decay : decay).push_back(p.value());
-    }
-    auto opts = torch::optim::AdamWOptions(o.lr).betas({0.9, 0.99}).eps(1e-5).weight_decay(o.weight_decay);
-    auto opts_no_wd = opts;
-    opts_no_wd.weight_decay(0);
-    return torch::optim::AdamW({torch::optim::OptimizerParamGroup(decay, std::make_unique<torch::optim::AdamWOptions>(opts)),
-                                torch::optim::OptimizerParamGroup(no_decay, std::make_unique<torch::optim::AdamWOptions>(opts_no_wd))},
-                               opts);
-}
-
 // Channels-last weights and inputs. On an idle 2-core machine libtorch 1.13 runs
 // NCHW and channels-last convolutions at about the same speed, but with another busy
 // process NCHW slowed down ~7x here while channels-last did not. A fixed choice (not
@@ -68,38 +54,6 @@ void set_memory_format(torch::nn::Module& model, torch::MemoryFormat format) {
     torch::NoGradGuard no_grad;
     for (auto& p : model.parameters())
         if (p.dim() == 4) p.set_data(p.data().contiguous(format));
-}
-
-void set_hyper(torch::optim::AdamW& opt, double lr, double mom) {
-    for (auto& g : opt.param_groups()) {
-        auto& o = static_cast<torch::optim::AdamWOptions&>(g.options());
-        o.lr(lr);
-        o.betas({mom, 0.99});
-    }
-}
-
-EvalResult evaluate(Classifier& model, const Prepared& valid, const InputSpec& spec, int bs,
-                    torch::MemoryFormat format) {
-    torch::NoGradGuard no_grad;
-    model->eval();
-    const int64_t n = static_cast<int64_t>(valid.images.size());
-    if (n == 0) return {NAN, NAN};
-    double loss_sum = 0;
-    int64_t wrong = 0;
-    ProgressBar bar("valid", static_cast<size_t>((n + bs - 1) / bs));
-    for (int64_t start = 0, k = 0; start < n; start += bs, ++k) {
-        std::vector<int64_t> idx;
-        for (int64_t i = start; i < std::min(n, start + bs); ++i) idx.push_back(i);
-        Batch b = make_batch(valid, idx, spec);
-        torch::Tensor logits = model->forward(b.images.contiguous(format)).to(torch::kFloat32);
-        loss_sum += torch::nn::functional::cross_entropy(
-                        logits, b.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                        .item<double>();
-        wrong += logits.argmax(1).ne(b.labels).sum().item<int64_t>();
-        bar.update(static_cast<size_t>(k + 1));
-    }
-    bar.finish();
-    return {loss_sum / n, static_cast<double>(wrong) / n};
 }
 
 void report_failures(const std::vector<Failure>& failures, const std::string& run_dir) {
@@ -140,22 +94,365 @@ InputSpec input_spec(const TrainOptions& o) {
 
 bool uses_crop_strips(const TrainOptions& o) { return o.augment && o.resize == ResizeMethod::Crop; }
 
-int train(const TrainOptions& o) {
+std::vector<Phase> training_plan(const TrainOptions& o) {
+    if (o.pretrained.empty()) return {{"one-cycle", o.epochs, {o.lr, o.lr, o.lr}, 25.0, 0.25, false}};
+    // ref: fastai callback/schedule.py fine_tune, optimizer.py set_hyper (slice → lrs).
+    std::vector<Phase> plan;
+    if (o.freeze_epochs > 0) plan.push_back({"frozen", o.freeze_epochs, {o.lr / 10, o.lr / 10, o.lr}, 25.0, 0.99, true});
+    const double base = o.lr / 2, lo = base / 100;
+    // even_mults(lo, base, 3): geometric steps from lo to base.
+    plan.push_back({"unfrozen", o.epochs, {lo, std::sqrt(lo * base), base}, 5.0, 0.3, false});
+    return plan;
+}
+
+int64_t valley_index(const std::vector<double>& all_lrs, const std::vector<double>& all_losses, int num_it) {
+    // ref: fastai callback/schedule.py lr_find (lrs[num_it//10:-5], cut at the first
+    // NaN) and valley (longest decreasing subsequence, O(n^2) as there).
+    const int64_t n_all = static_cast<int64_t>(std::min(all_lrs.size(), all_losses.size()));
+    const int64_t first = num_it / 10, last = n_all - 5;
+    std::vector<double> losses;
+    for (int64_t i = first; i < last; ++i) {
+        if (std::isnan(all_losses[static_cast<size_t>(i)])) break;
+        losses.push_back(all_losses[static_cast<size_t>(i)]);
+    }
+    const int64_t n = static_cast<int64_t>(losses.size());
+    if (n < 2) return -1;
+    std::vector<int64_t> lds(static_cast<size_t>(n), 1);
+    int64_t max_start = 0, max_end = 0;
+    for (int64_t i = 1; i < n; ++i) {
+        for (int64_t j = 0; j < i; ++j) {
+            if (losses[i] < losses[j] && lds[i] < lds[j] + 1) lds[i] = lds[j] + 1;
+            if (lds[max_end] < lds[i]) {
+                max_end = i;
+                max_start = max_end - lds[max_end];
+            }
+        }
+    }
+    const double sections = static_cast<double>(max_end - max_start) / 3;
+    const int64_t idx = max_start + static_cast<int64_t>(sections) + static_cast<int64_t>(sections / 2);
+    return first + idx;
+}
+
+Learner::Learner(Classifier m, const TrainOptions& o, Prepared train, Prepared valid)
+    : model(std::move(m)),
+      opt(param_groups(model), o.weight_decay),
+      rng(o.seed),
+      options(o),
+      spec(input_spec(o)),
+      train_data(std::move(train)),
+      valid_data(std::move(valid)) {
+    const int64_t n = static_cast<int64_t>(train_data.images.size());
+    bs_ = std::max<int64_t>(1, std::min<int64_t>(o.batch_size, n));
+}
+
+int64_t Learner::batches_per_epoch() const { return static_cast<int64_t>(train_data.images.size()) / bs_; }
+
+void Learner::freeze(bool frozen) {
+    freeze_to(model, frozen ? -1 : 0);
+    opt.clear_state();
+    frozen_ = frozen;
+}
+
+std::vector<int64_t> Learner::epoch_order() {
+    std::vector<int64_t> order(train_data.images.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+    return order;
+}
+
+double Learner::train_batch(const std::vector<int64_t>& idx, const std::vector<double>& lrs, double mom) {
+    model->train();
+    std::vector<AugParams> aug;
+    if (options.augment)
+        for (size_t i = 0; i < idx.size(); ++i) aug.push_back(draw_aug_params(rng, options.aug));
+    Batch b = make_batch(train_data, idx, spec, options.augment ? &aug : nullptr);
+    opt.set_lrs(lrs);
+    opt.set_mom(mom);
+    at::autocast::set_cpu_enabled(options.bf16);
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    torch::Tensor logits = model->forward(b.images.contiguous(kMemoryFormat));
+    at::autocast::set_cpu_enabled(false);
+    if (options.bf16) at::autocast::clear_cache();
+    torch::Tensor loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), b.labels);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    return loss.item<double>();
+}
+
+std::pair<double, double> Learner::validate() {
+    torch::NoGradGuard no_grad;
+    model->eval();
+    const int64_t n = static_cast<int64_t>(valid_data.images.size());
+    if (n == 0) return {NAN, NAN};
+    double loss_sum = 0;
+    int64_t wrong = 0;
+    ProgressBar bar("valid", static_cast<size_t>((n + bs_ - 1) / bs_));
+    for (int64_t start = 0, k = 0; start < n; start += bs_, ++k) {
+        std::vector<int64_t> idx;
+        for (int64_t i = start; i < std::min(n, start + bs_); ++i) idx.push_back(i);
+        Batch b = make_batch(valid_data, idx, spec);
+        torch::Tensor logits = model->forward(b.images.contiguous(kMemoryFormat)).to(torch::kFloat32);
+        loss_sum += torch::nn::functional::cross_entropy(
+                        logits, b.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                        .item<double>();
+        wrong += logits.argmax(1).ne(b.labels).sum().item<int64_t>();
+        bar.update(static_cast<size_t>(k + 1));
+    }
+    bar.finish();
+    return {loss_sum / n, static_cast<double>(wrong) / n};
+}
+
+LrFindResult Learner::lr_find(const LrFindOptions& f) {
+    // ref: fastai callback/schedule.py LRFinder: SchedExp(start, end) at pos =
+    // iteration / num_it, the Recorder's smoothed loss, stop at 4x the best.
+    std::map<std::string, torch::Tensor> saved;
+    for (auto& [name, t] : state_of(*model)) saved[name] = t.detach().clone();
+    const auto saved_opt = opt.state();
+    std::map<std::string, torch::Tensor> saved_opt_copy;
+    for (auto& [name, t] : saved_opt) saved_opt_copy[name] = t.clone();
+
+    LrFindResult r;
+    SmoothLoss smooth;
+    double best = INFINITY;
+    const int64_t per_epoch = batches_per_epoch();
+    const size_t groups = opt.lrs().size();
+    ProgressBar bar("lr-find", static_cast<size_t>(f.num_it));
+    std::vector<int64_t> order;
+    for (int it = 0; it < f.num_it; ++it) {
+        const int64_t k = it % per_epoch;
+        if (k == 0) order = epoch_order();
+        const double lr = f.start_lr * std::pow(f.end_lr / f.start_lr, static_cast<double>(it) / f.num_it);
+        std::vector<int64_t> idx(order.begin() + k * bs_, order.begin() + (k + 1) * bs_);
+        const double loss = smooth.add(train_batch(idx, std::vector<double>(groups, lr), 0.9));
+        r.lrs.push_back(lr);
+        r.losses.push_back(loss);
+        char suffix[48];
+        std::snprintf(suffix, sizeof suffix, "lr %.2e loss %.4f", lr, loss);
+        bar.update(static_cast<size_t>(it + 1), suffix);
+        if (loss < best) best = loss;
+        if (f.stop_div && (loss > 4 * best || std::isnan(loss))) {
+            r.diverged = true;
+            break;
+        }
+    }
+    bar.finish();
+    // Restore the weights, buffers and optimizer state as they were.
+    {
+        torch::NoGradGuard no_grad;
+        for (auto& [name, t] : state_of(*model)) t.copy_(saved.at(name));
+    }
+    opt.load_state(saved_opt_copy);
+    r.valley = valley_index(r.lrs, r.losses, f.num_it);
+    return r;
+}
+
+namespace {
+
+nlohmann::json options_to_json(const TrainOptions& o) {
+    return {{"data", o.data},
+            {"arch", o.arch},
+            {"size", o.size},
+            {"resize", to_string(o.resize)},
+            {"pad_mode", to_string(o.pad_mode)},
+            {"split", o.dataset.split},
+            {"valid_pct", o.dataset.valid_pct},
+            {"csv", o.dataset.csv},
+            {"train_folder", o.dataset.train_folder},
+            {"valid_folder", o.dataset.valid_folder},
+            {"epochs", o.epochs},
+            {"bs", o.batch_size},
+            {"lr", o.lr},
+            {"wd", o.weight_decay},
+            {"augment", o.augment},
+            {"aug_mult", o.aug.mult},
+            {"bf16", o.bf16},
+            {"max_pixels", o.max_pixels},
+            {"seed", o.seed},
+            {"limit_train", o.limit_train},
+            {"pretrained", o.pretrained},
+            {"freeze_epochs", o.freeze_epochs}};
+}
+
+Result<TrainOptions> options_from_json(const std::string& text) {
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded()) return make_error("the saved training options are not JSON");
+    try {
+        TrainOptions o;
+        o.data = j.at("data");
+        o.arch = j.at("arch");
+        o.size = j.at("size");
+        o.resize = parse_resize_method(j.at("resize")).value();
+        o.pad_mode = parse_pad_mode(j.at("pad_mode")).value();
+        o.dataset.split = j.at("split");
+        o.dataset.valid_pct = j.at("valid_pct");
+        o.dataset.csv = j.at("csv");
+        o.dataset.train_folder = j.at("train_folder");
+        o.dataset.valid_folder = j.at("valid_folder");
+        o.epochs = j.at("epochs");
+        o.batch_size = j.at("bs");
+        o.lr = j.at("lr");
+        o.weight_decay = j.at("wd");
+        o.augment = j.at("augment");
+        o.aug.mult = j.at("aug_mult");
+        o.bf16 = j.at("bf16");
+        o.max_pixels = j.at("max_pixels");
+        o.seed = j.at("seed");
+        o.dataset.seed = o.seed;
+        o.limit_train = j.at("limit_train");
+        o.pretrained = j.at("pretrained");
+        o.freeze_epochs = j.at("freeze_epochs");
+        return o;
+    } catch (const std::exception& e) {
+        return make_error(std::string("the saved training options are incomplete: ") + e.what());
+    }
+}
+
+constexpr const char* kCheckpoint = "checkpoint.safetensors";
+
+// Where a run stands after a finished epoch: everything needed to continue as if
+// nothing had happened.
+struct Progress {
+    int epochs_done = 0;           // over the whole plan
+    SmoothLoss smooth;             // of the current phase
+    nlohmann::json history = nlohmann::json::array();
+    double train_seconds = 0;
+};
+
+torch::Tensor torch_rng_state() {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    return gen.get_state();
+}
+
+void set_torch_rng_state(const torch::Tensor& state) {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(state);
+}
+
+std::string fmt_double(double v) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return buf;
+}
+
+Result<bool> save_checkpoint(const std::string& run, const Learner& l, const Progress& p) {
+    std::map<std::string, torch::Tensor> tensors;
+    for (auto& [name, t] : state_of(*l.model)) tensors["model." + name] = t;
+    for (auto& [name, t] : l.opt.state()) tensors["opt." + name] = t;
+    tensors["rng.torch"] = torch_rng_state();
+    std::ostringstream rng;
+    rng << l.rng;
+    return save_tensors(tensors, (fs::path(run) / kCheckpoint).string(),
+                        {{"format", "ursa-checkpoint-1"},
+                         {"options", options_to_json(l.options).dump()},
+                         {"epochs_done", std::to_string(p.epochs_done)},
+                         {"frozen", l.frozen() ? "1" : "0"},
+                         {"rng", rng.str()},
+                         {"smooth_value", fmt_double(p.smooth.value)},
+                         {"smooth_count", std::to_string(p.smooth.count)},
+                         {"history", p.history.dump()},
+                         {"train_seconds", fmt_double(p.train_seconds)}});
+}
+
+struct Checkpoint {
+    TrainOptions options;
+    std::map<std::string, std::string> meta;
+    std::map<std::string, torch::Tensor> tensors;
+};
+
+Result<Checkpoint> read_checkpoint(const std::string& run) {
+    const std::string path = (fs::path(run) / kCheckpoint).string();
+    if (!fs::exists(path)) return make_error("no checkpoint to resume from: " + path + " does not exist");
+    Checkpoint c;
+    auto tensors = read_safetensors(path, &c.meta);
+    if (!tensors) return tensors.error();
+    c.tensors = std::move(*tensors);
+    for (const char* key : {"format", "options", "epochs_done", "frozen", "rng", "smooth_value", "smooth_count",
+                            "history", "train_seconds"})
+        if (!c.meta.count(key)) return make_error(path + " is not an Ursa checkpoint (no '" + key + "')");
+    if (c.meta["format"] != "ursa-checkpoint-1")
+        return make_error(path + ": unknown checkpoint format " + c.meta["format"]);
+    auto options = options_from_json(c.meta["options"]);
+    if (!options) return make_error(path + ": " + options.error().message);
+    c.options = *options;
+    return c;
+}
+
+// Restores model, optimizer, generators and progress from a checkpoint into `l`,
+// whose freeze state must already be the checkpoint's.
+Result<Progress> restore(Learner& l, Checkpoint& c, const std::string& source) {
+    std::map<std::string, torch::Tensor> model, opt;
+    for (auto& [name, t] : c.tensors) {
+        if (name.rfind("model.", 0) == 0) model[name.substr(6)] = t;
+        if (name.rfind("opt.", 0) == 0) opt[name.substr(4)] = t;
+    }
+    auto loaded = load_into(*l.model, model, source);
+    if (!loaded) return loaded.error();
+    const std::string bad = l.opt.load_state(opt);
+    if (!bad.empty()) return make_error(source + ": " + bad);
+    auto rng_state = c.tensors.find("rng.torch");
+    if (rng_state == c.tensors.end()) return make_error(source + ": no torch generator state");
+    set_torch_rng_state(rng_state->second);
+    std::istringstream rng(c.meta["rng"]);
+    rng >> l.rng;
+    if (rng.fail()) return make_error(source + ": bad generator state");
+    Progress p;
+    try {
+        p.epochs_done = std::stoi(c.meta["epochs_done"]);
+        p.smooth.value = std::stod(c.meta["smooth_value"]);
+        p.smooth.count = std::stoll(c.meta["smooth_count"]);
+        p.train_seconds = std::stod(c.meta["train_seconds"]);
+    } catch (const std::exception&) {
+        return make_error(source + ": bad progress numbers");
+    }
+    p.history = nlohmann::json::parse(c.meta["history"], nullptr, false);
+    if (!p.history.is_array()) return make_error(source + ": bad history");
+    return p;
+}
+
+std::string history_csv(const nlohmann::json& history) {
+    std::string csv = "epoch,train_loss,valid_loss,error_rate,time\n";
+    char row[160];
+    int epoch = 0;
+    for (const auto& h : history) {
+        std::snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%s\n", epoch++, h.at("train_loss").get<double>(),
+                      h.at("valid_loss").get<double>(), h.at("error_rate").get<double>(),
+                      h.at("time").get<std::string>().c_str());
+        csv += row;
+    }
+    return csv;
+}
+
+// Data, split and model as train and lr-find both need them; nullopt after an error
+// has been printed.
+struct Setup {
+    Dataset ds;
+    std::unique_ptr<Learner> learner;
+    std::vector<Failure> failures;
+};
+
+int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir) {
     const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     torch::set_num_threads(threads);
     torch::manual_seed(o.seed);
-
+    const auto& archs = known_archs();
+    if (std::find(archs.begin(), archs.end(), o.arch) == archs.end()) {
+        std::fprintf(stderr, "error: unknown architecture '%s'\n", o.arch.c_str());
+        return 2;
+    }
+    if (!o.pretrained.empty() && !fs::exists(o.pretrained)) {
+        std::fprintf(stderr, "error: pretrained weights %s do not exist (`ursa fetch-weights %s` downloads them)\n",
+                     o.pretrained.c_str(), o.arch.c_str());
+        return 2;
+    }
     auto ds = make_dataset(o.data, o.dataset);
     if (!ds) {
         std::fprintf(stderr, "error: %s\n", ds.error().message.c_str());
         return 2;
     }
-    std::error_code ec;
-    fs::create_directories(o.out, ec);
-    if (ec) {
-        std::fprintf(stderr, "error: cannot create run folder %s: %s\n", o.out.c_str(), ec.message().c_str());
-        return 2;
-    }
+    s.ds = *ds;
     std::vector<Item> train_items = ds->train;
     if (o.limit_train > 0 && static_cast<int64_t>(train_items.size()) > o.limit_train) {
         std::mt19937_64 rng(o.seed);
@@ -170,12 +467,10 @@ int train(const TrainOptions& o) {
     DecodeOptions decode{o.max_pixels};
     Prepared train_data = prepare_items(train_items, spec, decode, threads, "load train", uses_crop_strips(o));
     Prepared valid_data = prepare_items(ds->valid, spec, decode, threads, "load valid");
-    std::vector<Failure> failures = train_data.failures;
-    failures.insert(failures.end(), valid_data.failures.begin(), valid_data.failures.end());
-    report_failures(failures, o.out);
-    const int64_t n_train = static_cast<int64_t>(train_data.images.size());
-    const int64_t bs = std::min<int64_t>(o.batch_size, n_train);
-    if (n_train < 2) {
+    s.failures = train_data.failures;
+    s.failures.insert(s.failures.end(), valid_data.failures.begin(), valid_data.failures.end());
+    if (!failures_dir.empty()) report_failures(s.failures, failures_dir);
+    if (train_data.images.size() < 2) {
         std::fprintf(stderr, "error: fewer than 2 usable training images\n");
         return 2;
     }
@@ -190,88 +485,241 @@ int train(const TrainOptions& o) {
         return 2;
     }
     Classifier model = *made;
-    const torch::MemoryFormat format = kMemoryFormat;
-    set_memory_format(*model, format);
-    auto opt = make_optimizer(model, o);
-    const int64_t batches = n_train / bs;  // drop_last, as fastai's training loader
-    const OneCycle sched{o.lr};
-    const double total = static_cast<double>(batches) * o.epochs;
-    std::mt19937_64 rng(o.seed);
-    SmoothLoss smooth;
-
-    std::string history = "epoch,train_loss,valid_loss,error_rate,time\n";
-    std::printf("%-6s %-11s %-11s %-11s %s\n", "epoch", "train_loss", "valid_loss", "error_rate", "time");
-    std::fflush(stdout);
-    double last_error = -1, train_seconds = 0;
-    for (int epoch = 0; epoch < o.epochs; ++epoch) {
-        const auto t0 = std::chrono::steady_clock::now();
-        model->train();
-        std::vector<int64_t> order(static_cast<size_t>(n_train));
-        std::iota(order.begin(), order.end(), 0);
-        std::shuffle(order.begin(), order.end(), rng);
-        double train_loss = 0;
-        ProgressBar bar("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs), batches);
-        for (int64_t k = 0; k < batches; ++k) {
-            std::vector<int64_t> idx(order.begin() + k * bs, order.begin() + (k + 1) * bs);
-            std::vector<AugParams> aug;
-            if (o.augment)
-                for (size_t i = 0; i < idx.size(); ++i) aug.push_back(draw_aug_params(rng, o.aug));
-            Batch b = make_batch(train_data, idx, spec, o.augment ? &aug : nullptr);
-            const double pos = (epoch * batches + k) / total;
-            set_hyper(opt, sched.lr(pos), sched.momentum(pos));
-            torch::Tensor loss;
-            {
-                at::autocast::set_cpu_enabled(o.bf16);
-                at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-                torch::Tensor logits = model->forward(b.images.contiguous(format));
-                at::autocast::set_cpu_enabled(false);
-                if (o.bf16) at::autocast::clear_cache();
-                loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), b.labels);
-            }
-            opt.zero_grad();
-            loss.backward();
-            opt.step();
-            train_loss = smooth.add(loss.item<double>());
-            char suffix[32];
-            std::snprintf(suffix, sizeof suffix, "loss %.4f", train_loss);
-            bar.update(static_cast<size_t>(k + 1), suffix);
-        }
-        bar.finish();
-        train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        const EvalResult v = evaluate(model, valid_data, spec, static_cast<int>(bs), format);
-        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        std::printf("%-6d %-11.6f %-11.6f %-11.6f %s\n", epoch, train_loss, v.loss, v.error_rate,
-                    format_duration(secs).c_str());
-        std::fflush(stdout);
-        char row[160];
-        std::snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%s\n", epoch, train_loss, v.loss, v.error_rate,
-                      format_duration(secs).c_str());
-        history += row;
-        last_error = std::isnan(v.error_rate) ? -1 : v.error_rate;
-
-        auto saved = save_safetensors(*model, (fs::path(o.out) / kRunWeights).string(),
-                                      {{"arch", o.arch}, {"epoch", std::to_string(epoch)}});
-        auto hist = write_file_atomic((fs::path(o.out) / "history.csv").string(), history);
-        if (!saved || !hist) {
-            std::fprintf(stderr, "error: %s\n", (!saved ? saved.error() : hist.error()).message.c_str());
+    if (!o.pretrained.empty()) {
+        auto loaded = load_pretrained(model, o.pretrained);
+        if (!loaded) {
+            std::fprintf(stderr, "error: %s\n", loaded.error().message.c_str());
             return 2;
         }
+        std::printf("body weights from %s\n", o.pretrained.c_str());
+    }
+    set_memory_format(*model, kMemoryFormat);
+    s.learner = std::make_unique<Learner>(model, o, std::move(train_data), std::move(valid_data));
+    return 0;
+}
+
+}  // namespace
+
+int train(const TrainOptions& given) {
+    TrainOptions o = given;
+    std::optional<Checkpoint> checkpoint;
+    if (!given.resume.empty()) {
+        auto c = read_checkpoint(given.resume);
+        if (!c) {
+            std::fprintf(stderr, "error: %s\n", c.error().message.c_str());
+            return 2;
+        }
+        o = c->options;
+        o.out = given.resume;
+        o.resume = given.resume;
+        o.threads = given.threads;
+        checkpoint = std::move(*c);
+        std::printf("resuming %s with the options it was started with\n", o.out.c_str());
+    }
+    std::error_code ec;
+    fs::create_directories(o.out, ec);
+    if (ec) {
+        std::fprintf(stderr, "error: cannot create run folder %s: %s\n", o.out.c_str(), ec.message().c_str());
+        return 2;
+    }
+    Setup s;
+    if (int rc = prepare(o, s, o.out); rc != 0) return rc;
+    Learner& l = *s.learner;
+    const std::vector<Phase> plan = training_plan(o);
+    int total_epochs = 0;
+    for (const auto& ph : plan) total_epochs += ph.epochs;
+
+    Progress p;
+    if (checkpoint) {
+        l.freeze(checkpoint->meta["frozen"] == "1");
+        auto restored = restore(l, *checkpoint, (fs::path(o.out) / kCheckpoint).string());
+        if (!restored) {
+            std::fprintf(stderr, "error: %s\n", restored.error().message.c_str());
+            return 2;
+        }
+        p = *restored;
+        std::printf("%d of %d epochs were done\n", p.epochs_done, total_epochs);
     }
 
+    const int64_t batches = l.batches_per_epoch();
+    const int64_t bs = l.batch_size();
+    int epoch_base = 0;
+    for (const Phase& ph : plan) {
+        const int phase_end = epoch_base + ph.epochs;
+        if (p.epochs_done >= phase_end) {
+            epoch_base = phase_end;
+            continue;
+        }
+        const int first = p.epochs_done - epoch_base;  // > 0 when resuming inside this phase
+        if (first == 0) {
+            l.freeze(ph.frozen);
+            p.smooth = SmoothLoss{};
+        }
+        if (plan.size() > 1)
+            std::printf("%s: %d epoch%s, %s, learning rates %.2g / %.2g / %.2g\n", ph.name.c_str(), ph.epochs,
+                        ph.epochs == 1 ? "" : "s", ph.frozen ? "body frozen except BatchNorm" : "every layer",
+                        ph.lr_max[0], ph.lr_max[1], ph.lr_max[2]);
+        std::printf("%-6s %-11s %-11s %-11s %s\n", "epoch", "train_loss", "valid_loss", "error_rate", "time");
+        std::fflush(stdout);
+        std::vector<OneCycle> sched;
+        for (double lr : ph.lr_max) sched.push_back(OneCycle{lr, ph.div, 1e5, ph.pct_start});
+        const double total = static_cast<double>(batches) * ph.epochs;
+        for (int epoch = first; epoch < ph.epochs; ++epoch) {
+            const auto t0 = std::chrono::steady_clock::now();
+            const std::vector<int64_t> order = l.epoch_order();
+            double train_loss = 0;
+            ProgressBar bar("epoch " + std::to_string(epoch) + "/" + std::to_string(ph.epochs), batches);
+            std::vector<double> lrs(sched.size());
+            for (int64_t k = 0; k < batches; ++k) {
+                std::vector<int64_t> idx(order.begin() + k * bs, order.begin() + (k + 1) * bs);
+                const double pos = (epoch * batches + k) / total;
+                for (size_t g = 0; g < sched.size(); ++g) lrs[g] = sched[g].lr(pos);
+                train_loss = p.smooth.add(l.train_batch(idx, lrs, sched.back().momentum(pos)));
+                char suffix[32];
+                std::snprintf(suffix, sizeof suffix, "loss %.4f", train_loss);
+                bar.update(static_cast<size_t>(k + 1), suffix);
+            }
+            bar.finish();
+            p.train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            const auto [valid_loss, error_rate] = l.validate();
+            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            std::printf("%-6d %-11.6f %-11.6f %-11.6f %s\n", epoch, train_loss, valid_loss, error_rate,
+                        format_duration(secs).c_str());
+            std::fflush(stdout);
+            p.history.push_back({{"phase", ph.name},
+                                 {"epoch", epoch},
+                                 {"train_loss", train_loss},
+                                 {"valid_loss", valid_loss},
+                                 {"error_rate", error_rate},
+                                 {"time", format_duration(secs)}});
+            ++p.epochs_done;
+            auto saved = save_safetensors(*l.model, (fs::path(o.out) / kRunWeights).string(),
+                                          {{"arch", o.arch}, {"epoch", std::to_string(p.epochs_done - 1)}});
+            auto hist = write_file_atomic((fs::path(o.out) / "history.csv").string(), history_csv(p.history));
+            auto hist_json = write_file_atomic((fs::path(o.out) / "history.json").string(), p.history.dump(1) + "\n");
+            auto check = save_checkpoint(o.out, l, p);
+            for (const auto* r : {&saved, &hist, &hist_json, &check})
+                if (!*r) {
+                    std::fprintf(stderr, "error: %s\n", r->error().message.c_str());
+                    return 2;
+                }
+        }
+        epoch_base = phase_end;
+    }
+
+    double last_error = -1;
+    if (!p.history.empty()) {
+        const double e = p.history.back().at("error_rate").get<double>();
+        last_error = std::isnan(e) ? -1 : e;
+    }
     std::string labels_txt;
-    for (const auto& l : ds->vocab) labels_txt += l + "\n";
-    RunConfig config{o.arch, spec, ds->vocab, last_error, o.epochs, o.data, ds->split};
+    for (const auto& label : s.ds.vocab) labels_txt += label + "\n";
+    RunConfig config{o.arch, l.spec, s.ds.vocab, last_error, total_epochs, o.data, s.ds.split};
     auto ok_labels = write_file_atomic((fs::path(o.out) / "labels.txt").string(), labels_txt);
     auto ok_config = write_run_config(o.out, config);
     if (!ok_labels || !ok_config) {
         std::fprintf(stderr, "error: %s\n", (!ok_labels ? ok_labels.error() : ok_config.error()).message.c_str());
         return 2;
     }
-    const double images = static_cast<double>(batches) * bs * o.epochs;
-    std::printf("trained on %.0f images in %.1f s: %.1f images/s (batches only, without loading and validation)\n",
-                images, train_seconds, images / train_seconds);
+    const double images = static_cast<double>(batches) * bs * (p.epochs_done);
+    if (p.train_seconds > 0)
+        std::printf("trained on %.0f images in %.1f s: %.1f images/s (batches only, without loading and validation)\n",
+                    images, p.train_seconds, images / p.train_seconds);
     std::printf("run written to %s\n", o.out.c_str());
-    return failures.empty() ? 0 : 1;
+    return s.failures.empty() ? 0 : 1;
+}
+
+namespace {
+
+// The lr_find curve as an SVG: loss against log10(lr), the valley marked.
+std::string lr_find_svg(const LrFindResult& r) {
+    const double W = 640, H = 420, left = 70, right = 20, top = 30, bottom = 50;
+    double lo = INFINITY, hi = -INFINITY;
+    for (double v : r.losses)
+        if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+    if (!std::isfinite(lo)) lo = 0, hi = 1;
+    if (hi - lo < 1e-12) hi = lo + 1;
+    const double x0 = std::log10(r.lrs.front()), x1 = std::log10(std::max(r.lrs.back(), r.lrs.front() * 10));
+    auto X = [&](double lr) { return left + (std::log10(lr) - x0) / (x1 - x0) * (W - left - right); };
+    auto Y = [&](double loss) { return top + (hi - loss) / (hi - lo) * (H - top - bottom); };
+    std::string svg;
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" font-family=\"sans-serif\" "
+                  "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+                  W, H);
+    svg += buf;
+    std::snprintf(buf, sizeof buf,
+                  "<path d=\"M%g %g V%g H%g\" fill=\"none\" stroke=\"#444\"/>\n", left, top, H - bottom, W - right);
+    svg += buf;
+    for (int e = static_cast<int>(std::ceil(x0)); e <= static_cast<int>(std::floor(x1)); ++e) {
+        const double x = X(std::pow(10.0, e));
+        std::snprintf(buf, sizeof buf,
+                      "<line x1=\"%.1f\" y1=\"%g\" x2=\"%.1f\" y2=\"%g\" stroke=\"#444\"/><text x=\"%.1f\" y=\"%g\" "
+                      "text-anchor=\"middle\">1e%d</text>\n",
+                      x, H - bottom, x, H - bottom + 5, x, H - bottom + 20, e);
+        svg += buf;
+    }
+    for (int i = 0; i <= 4; ++i) {
+        const double v = lo + (hi - lo) * i / 4;
+        std::snprintf(buf, sizeof buf, "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", left - 6,
+                      Y(v) + 4, v);
+        svg += buf;
+    }
+    std::snprintf(buf, sizeof buf,
+                  "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">learning rate (log scale)</text>\n<text x=\"16\" "
+                  "y=\"%g\" transform=\"rotate(-90 16 %g)\" text-anchor=\"middle\">loss (smoothed)</text>\n",
+                  (left + W - right) / 2, H - 12, (top + H - bottom) / 2, (top + H - bottom) / 2);
+    svg += buf;
+    svg += "<polyline class=\"loss\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"";
+    for (size_t i = 0; i < r.lrs.size(); ++i) {
+        if (!std::isfinite(r.losses[i])) break;
+        std::snprintf(buf, sizeof buf, "%.1f,%.1f ", X(r.lrs[i]), Y(std::min(r.losses[i], hi)));
+        svg += buf;
+    }
+    svg += "\"/>\n";
+    if (r.valley >= 0) {
+        const size_t v = static_cast<size_t>(r.valley);
+        std::snprintf(buf, sizeof buf,
+                      "<circle class=\"valley\" cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"#d62728\"/><text x=\"%.1f\" "
+                      "y=\"%.1f\" fill=\"#d62728\">valley %.2e</text>\n",
+                      X(r.lrs[v]), Y(r.losses[v]), X(r.lrs[v]) + 8, Y(r.losses[v]) - 8, r.lrs[v]);
+        svg += buf;
+    }
+    svg += "</svg>\n";
+    return svg;
+}
+
+}  // namespace
+
+int lr_find_command(const TrainOptions& o, const LrFindOptions& f) {
+    if (!(f.start_lr > 0 && f.end_lr > f.start_lr) || f.num_it < 2) {
+        std::fprintf(stderr, "error: lr-find needs 0 < --start-lr < --end-lr and --num-it >= 2\n");
+        return 2;
+    }
+    Setup s;
+    if (int rc = prepare(o, s, ""); rc != 0) return rc;
+    for (const auto& fail : s.failures)
+        std::fprintf(stderr, "skipped %s: %s\n", fail.path.c_str(), fail.reason.c_str());
+    Learner& l = *s.learner;
+    l.freeze(!o.pretrained.empty());  // a pretrained learner starts frozen, as in fastai
+    const LrFindResult r = l.lr_find(f);
+    std::printf("%zu iterations%s\n", r.lrs.size(), r.diverged ? " (stopped: the loss diverged)" : "");
+    if (r.valley < 0) {
+        std::fprintf(stderr, "error: the loss curve is too short for a suggestion (use more --num-it)\n");
+        return 2;
+    }
+    std::printf("valley: %.2e (loss %.4f)\n", r.lrs[static_cast<size_t>(r.valley)],
+                r.losses[static_cast<size_t>(r.valley)]);
+    if (!f.plot.empty()) {
+        auto ok = write_file_atomic(f.plot, lr_find_svg(r));
+        if (!ok) {
+            std::fprintf(stderr, "error: %s\n", ok.error().message.c_str());
+            return 2;
+        }
+        std::printf("plot written to %s\n", f.plot.c_str());
+    }
+    return s.failures.empty() ? 0 : 1;
 }
 
 }  // namespace ursa

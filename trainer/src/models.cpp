@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "ursa/safetensors.h"
+
 namespace nn = torch::nn;
 
 namespace ursa {
@@ -107,6 +109,57 @@ torch::Tensor ClassifierImpl::forward(torch::Tensor x) { return head->forward<to
 const std::vector<std::string>& known_archs() {
     static const std::vector<std::string> archs = {"resnet18", "resnet34", "small"};
     return archs;
+}
+
+std::vector<std::vector<torch::Tensor>> param_groups(Classifier& model) {
+    std::vector<std::vector<torch::Tensor>> groups(3);
+    auto& body = *model->body;
+    for (nn::Module* m : {static_cast<nn::Module*>(body.conv1.get()), static_cast<nn::Module*>(body.bn1.get()),
+                          static_cast<nn::Module*>(body.layer1.get()), static_cast<nn::Module*>(body.layer2.get())})
+        for (auto& p : m->parameters()) groups[0].push_back(p);
+    for (nn::Module* m : {static_cast<nn::Module*>(body.layer3.get()), static_cast<nn::Module*>(body.layer4.get())})
+        for (auto& p : m->parameters()) groups[1].push_back(p);
+    groups[2] = model->head->parameters();
+    return groups;
+}
+
+void freeze_to(Classifier& model, int n) {
+    auto groups = param_groups(model);
+    const int count = static_cast<int>(groups.size());
+    const int first_trained = n < 0 ? count + n : n;
+    for (int g = 0; g < count; ++g)
+        for (auto& p : groups[static_cast<size_t>(g)]) p.set_requires_grad(g >= first_trained);
+    // train_bn: every BatchNorm keeps learning.
+    for (auto& m : model->modules(/*include_self=*/false))
+        if (m->as<nn::BatchNorm2d>() || m->as<nn::BatchNorm1d>())
+            for (auto& p : m->parameters(/*recurse=*/false)) p.set_requires_grad(true);
+}
+
+Result<bool> load_pretrained(Classifier& model, const std::string& path) {
+    auto tensors = read_safetensors(path);
+    if (!tensors) return tensors.error();
+    bool ursa_run = false;
+    for (const auto& [name, t] : *tensors) ursa_run |= name.rfind("body.", 0) == 0;
+    std::map<std::string, torch::Tensor> body;
+    for (const auto& [name, t] : *tensors) {
+        if (ursa_run) {
+            if (name.rfind("body.", 0) == 0) body[name.substr(5)] = t;
+        } else if (name.rfind("fc.", 0) != 0) {
+            body[name] = t;
+        }
+    }
+    // BatchNorm's step counter is not a weight; files made without it still load.
+    for (const auto& b : model->body->named_buffers())
+        if (b.key().size() >= 19 && b.key().compare(b.key().size() - 19, 19, "num_batches_tracked") == 0 &&
+            !body.count(b.key()))
+            body[b.key()] = b.value().clone();
+    auto loaded = load_into(*model->body, body, path);
+    if (!loaded) {
+        std::string hint;
+        if (model->arch == "small") hint = " (--arch small has a 3x3 stride-1 stem; ImageNet weights are for resnet18/34)";
+        return make_error(loaded.error().message + hint);
+    }
+    return true;
 }
 
 Result<Classifier> make_classifier(const std::string& arch, int64_t classes) {

@@ -10,8 +10,6 @@
 
 namespace ursa {
 
-namespace {
-
 std::map<std::string, torch::Tensor> state_of(const torch::nn::Module& module) {
     std::map<std::string, torch::Tensor> out;
     for (const auto& p : module.named_parameters(/*recurse=*/true)) out[p.key()] = p.value();
@@ -19,12 +17,15 @@ std::map<std::string, torch::Tensor> state_of(const torch::nn::Module& module) {
     return out;
 }
 
+namespace {
+
 const char* dtype_name(torch::ScalarType t) {
     switch (t) {
         case torch::kFloat32: return "F32";
         case torch::kFloat16: return "F16";
         case torch::kBFloat16: return "BF16";
         case torch::kInt64: return "I64";
+        case torch::kUInt8: return "U8";
         default: return nullptr;
     }
 }
@@ -33,11 +34,16 @@ const char* dtype_name(torch::ScalarType t) {
 
 Result<bool> save_safetensors(const torch::nn::Module& module, const std::string& path,
                               const std::map<std::string, std::string>& metadata) {
+    return save_tensors(state_of(module), path, metadata);
+}
+
+Result<bool> save_tensors(const std::map<std::string, torch::Tensor>& named, const std::string& path,
+                          const std::map<std::string, std::string>& metadata) {
     nlohmann::json header = nlohmann::json::object();
     if (!metadata.empty()) header["__metadata__"] = metadata;
     std::vector<torch::Tensor> tensors;
     size_t offset = 0;
-    for (auto& [name, tensor] : state_of(module)) {
+    for (auto& [name, tensor] : named) {
         torch::Tensor t = tensor.detach().to(torch::kCPU).contiguous();
         const char* dtype = dtype_name(t.scalar_type());
         if (!dtype) return make_error("cannot save tensor " + name + ": unsupported dtype");
@@ -57,7 +63,8 @@ Result<bool> save_safetensors(const torch::nn::Module& module, const std::string
     return write_file_atomic(path, out);
 }
 
-Result<std::map<std::string, torch::Tensor>> read_safetensors(const std::string& path) {
+Result<std::map<std::string, torch::Tensor>> read_safetensors(const std::string& path,
+                                                              std::map<std::string, std::string>* metadata) {
     auto bytes = read_file(path);
     if (!bytes) return bytes.error();
     const auto& b = *bytes;
@@ -70,7 +77,12 @@ Result<std::map<std::string, torch::Tensor>> read_safetensors(const std::string&
     const size_t data0 = 8 + n;
     std::map<std::string, torch::Tensor> out;
     for (auto& [name, info] : header.items()) {
-        if (name == "__metadata__") continue;
+        if (name == "__metadata__") {
+            if (metadata && info.is_object())
+                for (auto& [key, value] : info.items())
+                    if (value.is_string()) (*metadata)[key] = value.get<std::string>();
+            continue;
+        }
         try {
             const std::string dtype = info.at("dtype");
             const std::vector<int64_t> shape = info.at("shape");
@@ -80,6 +92,7 @@ Result<std::map<std::string, torch::Tensor>> read_safetensors(const std::string&
             else if (dtype == "F16") t = torch::kFloat16;
             else if (dtype == "BF16") t = torch::kBFloat16;
             else if (dtype == "I64") t = torch::kInt64;
+            else if (dtype == "U8") t = torch::kUInt8;
             else return make_error(path + ": tensor " + name + " has unsupported dtype " + dtype);
             int64_t numel = 1;
             for (int64_t d : shape) numel *= d;

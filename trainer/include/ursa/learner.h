@@ -2,9 +2,13 @@
 // table and progress bars, and the run folder.
 #pragma once
 #include <cstdint>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "ursa/dataset.h"
+#include "ursa/models.h"
+#include "ursa/optimizer.h"
 #include "ursa/preprocess.h"
 
 namespace ursa {
@@ -28,7 +32,27 @@ struct TrainOptions {
     int64_t max_pixels = kDefaultMaxPixels;
     uint64_t seed = 42;
     int64_t limit_train = 0;     // use only the first N training items (0 = all)
+    // Weights for the body (.safetensors, torchvision names). With them training is
+    // fastai's fine_tune: freeze_epochs with the body frozen, then `epochs` unfrozen.
+    std::string pretrained;
+    int freeze_epochs = 1;
+    std::string resume;          // a run folder to continue from its checkpoint
 };
+
+// One fit_one_cycle call of the training plan.
+struct Phase {
+    std::string name;            // "one-cycle", or fine_tune's "frozen" and "unfrozen"
+    int epochs = 0;
+    std::vector<double> lr_max;  // peak learning rate per parameter group (body, body, head)
+    double div = 25.0, pct_start = 0.25;
+    bool frozen = false;         // body frozen except BatchNorm (fastai's freeze, train_bn)
+};
+
+// What train does: from scratch, fit_one_cycle(epochs, lr); with pretrained weights,
+// fastai's fine_tune(epochs, base_lr=lr): fit_one_cycle(freeze_epochs, slice(lr),
+// pct_start=0.99) frozen, then unfrozen fit_one_cycle(epochs, slice(lr/2/100, lr/2),
+// pct_start=0.3, div=5).
+std::vector<Phase> training_plan(const TrainOptions& options);
 
 // What the model is fed: size, resize method, pad mode (fastai's mean and std).
 InputSpec input_spec(const TrainOptions& options);
@@ -50,6 +74,62 @@ int summarize(const TrainOptions& options, int64_t item);
 // fastai's show_batch: a grid of rows x rows augmented training images with their
 // labels, written as a PNG; `unique` shows one image through rows x rows draws.
 int show_batch(const TrainOptions& options, int rows, bool unique, const std::string& out);
+
+// fastai's `valley` suggestion on an lr_find curve: drops the first num_it/10 and the
+// last 5 points (and everything from the first NaN), finds the longest decreasing
+// subsequence of the losses and returns the index start + L/3 + L/6 into `lrs`
+// (into the trimmed curve's original indices). -1 when the curve is too short.
+int64_t valley_index(const std::vector<double>& lrs, const std::vector<double>& losses, int num_it);
+
+struct LrFindOptions {
+    double start_lr = 1e-7, end_lr = 10;
+    int num_it = 100;
+    bool stop_div = true;        // stop when the smoothed loss exceeds 4x the best
+    std::string plot;            // SVG to write (empty: none)
+};
+
+struct LrFindResult {
+    std::vector<double> lrs, losses;  // per batch: learning rate and smoothed loss
+    int64_t valley = -1;              // index into lrs/losses, -1 if none
+    bool diverged = false;
+};
+
+// Training state: model, optimizer (fastai's Adam, 3 parameter groups), data and the
+// random generator that shuffles and draws augmentations.
+class Learner {
+  public:
+    Learner(Classifier model, const TrainOptions& options, Prepared train, Prepared valid);
+
+    void freeze(bool frozen);  // freeze_to(-1) or unfreeze; clears the optimizer state
+    bool frozen() const { return frozen_; }
+    // One optimizer step on the training items `idx`; returns the batch loss.
+    double train_batch(const std::vector<int64_t>& idx, const std::vector<double>& lrs, double mom);
+    // Mean loss and error rate on the validation set (eval mode, no augmentation).
+    std::pair<double, double> validate();
+    // A shuffled order of the training items (the generator moves on).
+    std::vector<int64_t> epoch_order();
+    int64_t batch_size() const { return bs_; }
+    int64_t batches_per_epoch() const;  // drop_last, as fastai's training loader
+    // fastai's lr_find: an exponential learning-rate sweep over training batches
+    // (all groups at the same rate), recording the smoothed loss; restores weights
+    // and optimizer state afterwards.
+    LrFindResult lr_find(const LrFindOptions& options);
+
+    Classifier model;
+    Adam opt;
+    std::mt19937_64 rng;
+    TrainOptions options;
+    InputSpec spec;
+    Prepared train_data, valid_data;
+
+  private:
+    int64_t bs_;
+    bool frozen_ = false;
+};
+
+// `ursa lr-find`: prepares the data and model as train would (frozen when
+// pretrained), runs lr_find, prints the valley suggestion and writes the plot.
+int lr_find_command(const TrainOptions& options, const LrFindOptions& find);
 
 // One-cycle schedule values at fraction `pos` (0..1) of training (ref: fastai
 // fit_one_cycle: cosine lr/div → lr → lr/div_final, momentum 0.95 → 0.85 → 0.95).

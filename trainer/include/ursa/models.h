@@ -56,6 +56,22 @@ struct ClassifierImpl : torch::nn::Module {
 };
 TORCH_MODULE(Classifier);
 
+// fastai's parameter groups for a ResNet learner: body[:6] (stem, layer1, layer2),
+// body[6:] (layer3, layer4), head. ref: fastai vision/learner.py _resnet_split.
+std::vector<std::vector<torch::Tensor>> param_groups(Classifier& model);
+
+// fastai's freeze_to(n) with train_bn=True: groups before n stop learning, except
+// their BatchNorm weights and biases; groups from n on learn. freeze = freeze_to(-1)
+// (only the head and every BatchNorm), unfreeze = freeze_to(0).
+void freeze_to(Classifier& model, int n);
+
+// Loads ImageNet (or other) weights into the body: torchvision / timm names
+// (`conv1.weight`, `layer1.0.bn1.running_mean`, …; `fc.*` ignored), or an Ursa run's
+// `model.safetensors` (`body.*`; the head is not loaded, the classes may differ).
+// A missing tensor or a shape mismatch (say, --arch small's 3x3 stem against 7x7
+// ImageNet weights) is an error that names them.
+Result<bool> load_pretrained(Classifier& model, const std::string& path);
+
 // The architectures `--arch` accepts.
 const std::vector<std::string>& known_archs();
 Result<Classifier> make_classifier(const std::string& arch, int64_t classes);

@@ -1,0 +1,248 @@
+// fastai's transfer-learning machinery: fine_tune's plan, the Adam update, freezing,
+// lr_find's valley and its restoring of the weights, and torchvision weight parity.
+#include "torch_doctest.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "ursa/learner.h"
+#include "ursa/models.h"
+#include "ursa/optimizer.h"
+#include "ursa/safetensors.h"
+
+using namespace ursa;
+namespace fs = std::filesystem;
+
+TEST_CASE("fine_tune's plan: frozen group rates [2e-4, 2e-4, 2e-3], then [1e-5, 1e-4, 1e-3] with div 5") {
+    TrainOptions o;
+    o.pretrained = "weights.safetensors";
+    o.lr = 2e-3;
+    o.epochs = 4;
+    const auto plan = training_plan(o);
+    REQUIRE(plan.size() == 2);
+    CHECK(plan[0].frozen);
+    CHECK(plan[0].epochs == 1);
+    CHECK(plan[0].pct_start == doctest::Approx(0.99));
+    CHECK(plan[0].div == doctest::Approx(25));
+    REQUIRE(plan[0].lr_max.size() == 3);
+    CHECK(plan[0].lr_max[0] == doctest::Approx(2e-4));
+    CHECK(plan[0].lr_max[1] == doctest::Approx(2e-4));
+    CHECK(plan[0].lr_max[2] == doctest::Approx(2e-3));
+    CHECK_FALSE(plan[1].frozen);
+    CHECK(plan[1].epochs == 4);
+    CHECK(plan[1].pct_start == doctest::Approx(0.3));
+    CHECK(plan[1].div == doctest::Approx(5));
+    CHECK(plan[1].lr_max[0] == doctest::Approx(1e-5));
+    CHECK(plan[1].lr_max[1] == doctest::Approx(1e-4));
+    CHECK(plan[1].lr_max[2] == doctest::Approx(1e-3));
+    // The unfrozen schedule starts at lr/div and peaks at lr after 30 % of it.
+    OneCycle head{plan[1].lr_max[2], plan[1].div, 1e5, plan[1].pct_start};
+    CHECK(head.lr(0) == doctest::Approx(2e-4));
+    CHECK(head.lr(0.3) == doctest::Approx(1e-3));
+
+    o.pretrained.clear();  // from scratch: one fit_one_cycle, every group at lr
+    const auto scratch = training_plan(o);
+    REQUIRE(scratch.size() == 1);
+    CHECK_FALSE(scratch[0].frozen);
+    CHECK(scratch[0].lr_max == std::vector<double>{2e-3, 2e-3, 2e-3});
+}
+
+TEST_CASE("Adam follows fastai's formula: decoupled weight decay, debiased moments, none for 1-D params") {
+    torch::Tensor w = torch::tensor({{1.0f, -2.0f}, {0.5f, 3.0f}}).set_requires_grad(true);
+    torch::Tensor b = torch::tensor({0.25f, -0.75f}).set_requires_grad(true);
+    Adam opt({{w, b}}, /*wd=*/0.1);
+    opt.set_lrs({0.01});
+    const std::vector<std::vector<double>> grads_w = {{0.3, -0.1, 2.0, 0.0}, {-0.5, 0.2, 1.0, 0.4}};
+    const std::vector<double> moms = {0.95, 0.9};  // the schedule changes beta1 between steps
+    // The formula in double precision; 1-D parameters (b) get no weight decay.
+    std::vector<double> pw = {1.0, -2.0, 0.5, 3.0, 0.25}, m(5, 0), v(5, 0);
+    for (int t = 0; t < 2; ++t) {
+        opt.set_mom(moms[t]);
+        w.mutable_grad() = torch::tensor(std::vector<float>(grads_w[t].begin(), grads_w[t].end())).view({2, 2});
+        b.mutable_grad() = torch::tensor({1.0f, 1.0f});
+        opt.step();
+        const double mom = moms[t], lr = 0.01;
+        for (int i = 0; i < 5; ++i) {
+            const double g = i < 4 ? grads_w[t][i] : 1.0;
+            if (i < 4) pw[i] *= 1 - lr * 0.1;
+            m[i] = mom * m[i] + (1 - mom) * g;
+            v[i] = 0.99 * v[i] + 0.01 * g * g;
+            pw[i] -= lr / (1 - std::pow(mom, t + 1)) * m[i] / (std::sqrt(v[i] / (1 - std::pow(0.99, t + 1))) + 1e-5);
+        }
+    }
+    auto flat = w.detach().flatten();
+    for (int i = 0; i < 4; ++i) CHECK(flat[i].item<double>() == doctest::Approx(pw[i]).epsilon(1e-6));
+    CHECK(b[0].item<double>() == doctest::Approx(pw[4]).epsilon(1e-6));
+    CHECK(pw[4] == doctest::Approx(0.2324).epsilon(1e-3));  // a hand check of the reference itself
+    // The state round-trips, and clear_state forgets it.
+    const auto state = opt.state();
+    CHECK(state.at("0.step").item<int64_t>() == 2);
+    Adam other({{w.detach().clone(), b.detach().clone()}}, 0.1);
+    CHECK(other.load_state(state).empty());
+    CHECK(torch::equal(other.params()[0].avg, opt.params()[0].avg));
+    opt.clear_state();
+    CHECK(opt.state().empty());
+    Adam wrong({{torch::zeros({3})}}, 0.1);
+    CHECK_FALSE(wrong.load_state(state).empty());
+}
+
+TEST_CASE("Adam skips parameters without a gradient (frozen)") {
+    torch::Tensor w = torch::ones({2, 2}).set_requires_grad(true);
+    Adam opt({{w}}, 0.5);
+    opt.set_lrs({0.1});
+    opt.step();
+    CHECK(torch::equal(w.detach(), torch::ones({2, 2})));  // not even weight decay
+    CHECK(opt.state().empty());
+}
+
+TEST_CASE("freeze keeps the head and every BatchNorm learning; unfreeze trains all; groups split the body at layer3") {
+    Classifier model = *make_classifier("resnet18", 3);
+    const auto groups = param_groups(model);
+    REQUIRE(groups.size() == 3);
+    size_t total = 0;
+    for (const auto& g : groups) total += g.size();
+    CHECK(total == model->parameters().size());
+    CHECK(groups[0][0].is_same(model->body->conv1->weight));
+    CHECK(groups[1][0].is_same(model->body->layer3->parameters()[0]));
+    CHECK(groups[2].size() == model->head->parameters().size());
+
+    freeze_to(model, -1);
+    for (const auto& p : model->named_parameters()) {
+        const std::string& name = p.key();
+        const bool bn = name.find(".bn") != std::string::npos || name.find("downsample.1.") != std::string::npos ||
+                        name.rfind("body.bn1.", 0) == 0;
+        const bool head = name.rfind("head.", 0) == 0;
+        INFO(name);
+        CHECK(p.value().requires_grad() == (bn || head));
+    }
+    freeze_to(model, 0);
+    for (const auto& p : model->parameters()) CHECK(p.requires_grad());
+    freeze_to(model, 1);  // layer3/layer4 and the head; the stem's BatchNorm still learns
+    CHECK_FALSE(model->body->conv1->weight.requires_grad());
+    CHECK(model->body->bn1->weight.requires_grad());
+    CHECK(model->body->layer3->parameters()[0].requires_grad());
+}
+
+TEST_CASE("valley picks start + L/3 + L/6 of the longest decreasing run, after trimming like fastai") {
+    std::vector<double> lrs, losses;
+    for (int i = 0; i < 30; ++i) {
+        lrs.push_back(1e-7 * std::pow(10.0, i / 3.0));
+        // flat, then falling from index 5 to 20, then rising
+        losses.push_back(i < 5 ? 3.0 : i <= 20 ? 3.0 - 0.1 * (i - 4) : 1.4 + 0.3 * (i - 20));
+    }
+    // Trimmed to indices 2..24 (num_it/10 = 2 in front, 5 at the end). Longest
+    // decreasing run: 3.0 then indices 5..20, length 17 ending at trimmed position 18;
+    // max_start = 18 - 17 = 1; 17/3 = 5.67 → 1 + 5 + 2 = 8 → index 10.
+    CHECK(valley_index(lrs, losses, 20) == 10);
+    losses[12] = NAN;  // everything from the first NaN is dropped: positions 0..9 remain
+    // decreasing run: 3.0, indices 5..11 (length 8 ending at position 9): max_start 1,
+    // 8/3 = 2.67 → 1 + 2 + 1 = 4 → index 6
+    CHECK(valley_index(lrs, losses, 20) == 6);
+    CHECK(valley_index({1, 2, 3}, {1, 2, 3}, 100) == -1);
+}
+
+namespace {
+
+Prepared random_images(int n, int size, int classes, uint64_t seed) {
+    Prepared p;
+    std::mt19937 rng(static_cast<uint32_t>(seed));
+    for (int i = 0; i < n; ++i) {
+        Image img;
+        img.width = img.height = size;
+        img.pixels.resize(static_cast<size_t>(size * size * 3));
+        for (auto& v : img.pixels) v = static_cast<uint8_t>(rng() & 0xFF);
+        p.images.push_back(std::move(img));
+        p.labels.push_back(i % classes);
+    }
+    return p;
+}
+
+}  // namespace
+
+TEST_CASE("lr_find sweeps exponentially and restores the weights, buffers and optimizer state") {
+    torch::manual_seed(0);
+    TrainOptions o;
+    o.arch = "small";
+    o.size = 16;
+    o.batch_size = 4;
+    o.augment = false;
+    Learner l(*make_classifier("small", 2), o, random_images(12, 16, 2, 1), random_images(4, 16, 2, 2));
+    l.freeze(true);
+    // One real step first, so there is optimizer state to keep.
+    l.train_batch({0, 1, 2, 3}, {1e-3, 1e-3, 1e-3}, 0.9);
+    std::map<std::string, torch::Tensor> before;
+    for (auto& [name, t] : state_of(*l.model)) before[name] = t.detach().clone();
+    std::map<std::string, torch::Tensor> opt_before;
+    for (auto& [name, t] : l.opt.state()) opt_before[name] = t.clone();
+    REQUIRE(!opt_before.empty());
+    LrFindOptions f;
+    f.start_lr = 1e-5;
+    f.end_lr = 1e-1;
+    f.num_it = 8;
+    f.stop_div = false;
+    const LrFindResult r = l.lr_find(f);
+    REQUIRE(r.lrs.size() == 8);
+    CHECK(r.lrs[0] == doctest::Approx(1e-5));
+    CHECK(r.lrs[4] == doctest::Approx(1e-3));  // 1e-5 * (1e4)^(4/8)
+    for (auto& [name, t] : state_of(*l.model)) {
+        INFO(name);
+        CHECK(torch::equal(t, before.at(name)));
+    }
+    const auto opt_after = l.opt.state();
+    REQUIRE(opt_after.size() == opt_before.size());
+    for (auto& [name, t] : opt_before) CHECK(torch::equal(t, opt_after.at(name)));
+}
+
+TEST_CASE("torchvision weights load unchanged: Ursa's body + torchvision's fc give torchvision's logits (1e-4)") {
+    const fs::path ref = URSA_TORCHVISION_REF;
+    INFO("reference folder " << ref << " is made by tests/trainer/make_torchvision_reference.py (CTest fixture)");
+    REQUIRE(fs::exists(ref / "input.f32"));
+    auto read_f32 = [](const fs::path& p, std::vector<int64_t> shape) {
+        torch::Tensor t = torch::empty(shape, torch::kFloat32);
+        std::ifstream in(p, std::ios::binary);
+        in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(t.numel() * 4));
+        REQUIRE(in.gcount() == t.numel() * 4);
+        return t;
+    };
+    const torch::Tensor x = read_f32(ref / "input.f32", {2, 3, 64, 64});
+    for (const std::string arch : {"resnet18", "resnet34"}) {
+        INFO(arch);
+        const std::string weights = (ref / (arch + ".safetensors")).string();
+        Classifier model = *make_classifier(arch, 7);
+        auto loaded = load_pretrained(model, weights);
+        REQUIRE_MESSAGE(loaded.ok(), (loaded.ok() ? "" : loaded.error().message));
+        model->eval();
+        torch::NoGradGuard no_grad;
+        auto tensors = *read_safetensors(weights);
+        const torch::Tensor features = model->body->forward(x).mean({2, 3});
+        const torch::Tensor logits = torch::nn::functional::linear(features, tensors.at("fc.weight"), tensors.at("fc.bias"));
+        const torch::Tensor expected = read_f32(ref / (arch + "_logits.f32"), {2, 1000});
+        const double diff = (logits - expected).abs().max().item<double>();
+        CHECK(diff < 1e-4);
+        CHECK(expected.abs().max().item<double>() > 0.1);  // not a trivially zero output
+    }
+    // Wrong architecture: the error names the tensors that do not fit.
+    Classifier r18 = *make_classifier("resnet18", 7);
+    auto wrong = load_pretrained(r18, (ref / "resnet34.safetensors").string());
+    REQUIRE_FALSE(wrong.ok());
+    CHECK(wrong.error().message.find("unexpected: layer1.2.conv1.weight") != std::string::npos);
+    Classifier small = *make_classifier("small", 7);
+    auto stem = load_pretrained(small, (ref / "resnet18.safetensors").string());
+    REQUIRE_FALSE(stem.ok());
+    CHECK(stem.error().message.find("shape mismatch: conv1.weight") != std::string::npos);
+    CHECK(stem.error().message.find("3x3") != std::string::npos);
+}
+
+TEST_CASE("an Ursa run's weights load as a body; the head is left to the new classes") {
+    torch::manual_seed(3);
+    Classifier a = *make_classifier("resnet18", 3);
+    const std::string path = std::string(URSA_TEST_TMP) + "/run_weights.safetensors";
+    REQUIRE(save_safetensors(*a, path).ok());
+    torch::manual_seed(4);
+    Classifier b = *make_classifier("resnet18", 5);
+    REQUIRE(load_pretrained(b, path).ok());
+    CHECK(torch::equal(a->body->layer4->parameters()[0], b->body->layer4->parameters()[0]));
+    CHECK(torch::equal(a->body->bn1->running_var, b->body->bn1->running_var));
+    CHECK(b->head->parameters().back().size(0) == 5);
+}
