@@ -19,6 +19,7 @@ void add_verify(CLI::App& app, Run& run);
 void add_summary(CLI::App& app, Run& run);
 void add_show_batch(CLI::App& app, Run& run);
 void add_lr_find(CLI::App& app, Run& run);
+void add_interpret(CLI::App& app, Run& run);
 void add_fetch_weights(CLI::App& app, Run& run);
 
 }  // namespace ursa::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     ursa::cli::add_summary(app, run);
     ursa::cli::add_show_batch(app, run);
     ursa::cli::add_lr_find(app, run);
+    ursa::cli::add_interpret(app, run);
     ursa::cli::add_fetch_weights(app, run);
     try {
         app.parse(argc, argv);

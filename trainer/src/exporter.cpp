@@ -194,14 +194,9 @@ Result<std::string> export_onnx(Classifier& model, const RunConfig& config) {
 Result<bool> export_run(const std::string& run_dir, const std::string& out_path) {
     auto config = read_run_config(run_dir);
     if (!config) return config.error();
-    auto made = make_classifier(config->arch, static_cast<int64_t>(config->labels.size()));
-    if (!made) return made.error();
-    Classifier model = *made;
-    const std::string weights = (std::filesystem::path(run_dir) / kRunWeights).string();
-    auto tensors = read_safetensors(weights);
-    if (!tensors) return tensors.error();
-    if (auto ok = load_into(*model, *tensors, weights); !ok) return ok.error();
-    auto bytes = export_onnx(model, *config);
+    auto model = load_run_model(run_dir, *config);
+    if (!model) return model.error();
+    auto bytes = export_onnx(*model, *config);
     if (!bytes) return bytes.error();
     return write_file_atomic(out_path, *bytes);
 }

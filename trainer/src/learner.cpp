@@ -21,6 +21,7 @@
 #include "ursa/progress.h"
 #include "ursa/run.h"
 #include "ursa/safetensors.h"
+#include "ursa/svg.h"
 
 namespace fs = std::filesystem;
 
@@ -308,6 +309,20 @@ Result<TrainOptions> options_from_json(const std::string& text) {
     }
 }
 
+}  // namespace
+
+Result<TrainOptions> read_train_options(const std::string& run_dir) {
+    const std::string path = (fs::path(run_dir) / kRunOptions).string();
+    auto bytes = read_file(path);
+    if (!bytes) return bytes.error();
+    auto o = options_from_json(std::string(bytes->begin(), bytes->end()));
+    if (!o) return make_error(path + ": " + o.error().message);
+    o->out = run_dir;
+    return o;
+}
+
+namespace {
+
 constexpr const char* kCheckpoint = "checkpoint.safetensors";
 
 // Where a run stands after a finished epoch: everything needed to continue as if
@@ -522,6 +537,11 @@ int train(const TrainOptions& given) {
         std::fprintf(stderr, "error: cannot create run folder %s: %s\n", o.out.c_str(), ec.message().c_str());
         return 2;
     }
+    if (auto saved = write_file_atomic((fs::path(o.out) / kRunOptions).string(), options_to_json(o).dump(2) + "\n");
+        !saved) {
+        std::fprintf(stderr, "error: %s\n", saved.error().message.c_str());
+        return 2;
+    }
     Setup s;
     if (int rc = prepare(o, s, o.out); rc != 0) return rc;
     Learner& l = *s.learner;
@@ -631,63 +651,22 @@ int train(const TrainOptions& given) {
 
 namespace {
 
-// The lr_find curve as an SVG: loss against log10(lr), the valley marked.
+// The lr_find curve as an SVG: smoothed loss against the learning rate (log scale),
+// the valley marked, as fastai's plot_lr_find.
 std::string lr_find_svg(const LrFindResult& r) {
-    const double W = 640, H = 420, left = 70, right = 20, top = 30, bottom = 50;
-    double lo = INFINITY, hi = -INFINITY;
-    for (double v : r.losses)
-        if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
-    if (!std::isfinite(lo)) lo = 0, hi = 1;
-    if (hi - lo < 1e-12) hi = lo + 1;
-    const double x0 = std::log10(r.lrs.front()), x1 = std::log10(std::max(r.lrs.back(), r.lrs.front() * 10));
-    auto X = [&](double lr) { return left + (std::log10(lr) - x0) / (x1 - x0) * (W - left - right); };
-    auto Y = [&](double loss) { return top + (hi - loss) / (hi - lo) * (H - top - bottom); };
-    std::string svg;
-    char buf[256];
-    std::snprintf(buf, sizeof buf,
-                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" font-family=\"sans-serif\" "
-                  "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-                  W, H);
-    svg += buf;
-    std::snprintf(buf, sizeof buf,
-                  "<path d=\"M%g %g V%g H%g\" fill=\"none\" stroke=\"#444\"/>\n", left, top, H - bottom, W - right);
-    svg += buf;
-    for (int e = static_cast<int>(std::ceil(x0)); e <= static_cast<int>(std::floor(x1)); ++e) {
-        const double x = X(std::pow(10.0, e));
-        std::snprintf(buf, sizeof buf,
-                      "<line x1=\"%.1f\" y1=\"%g\" x2=\"%.1f\" y2=\"%g\" stroke=\"#444\"/><text x=\"%.1f\" y=\"%g\" "
-                      "text-anchor=\"middle\">1e%d</text>\n",
-                      x, H - bottom, x, H - bottom + 5, x, H - bottom + 20, e);
-        svg += buf;
-    }
-    for (int i = 0; i <= 4; ++i) {
-        const double v = lo + (hi - lo) * i / 4;
-        std::snprintf(buf, sizeof buf, "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", left - 6,
-                      Y(v) + 4, v);
-        svg += buf;
-    }
-    std::snprintf(buf, sizeof buf,
-                  "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">learning rate (log scale)</text>\n<text x=\"16\" "
-                  "y=\"%g\" transform=\"rotate(-90 16 %g)\" text-anchor=\"middle\">loss (smoothed)</text>\n",
-                  (left + W - right) / 2, H - 12, (top + H - bottom) / 2, (top + H - bottom) / 2);
-    svg += buf;
-    svg += "<polyline class=\"loss\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"";
-    for (size_t i = 0; i < r.lrs.size(); ++i) {
-        if (!std::isfinite(r.losses[i])) break;
-        std::snprintf(buf, sizeof buf, "%.1f,%.1f ", X(r.lrs[i]), Y(std::min(r.losses[i], hi)));
-        svg += buf;
-    }
-    svg += "\"/>\n";
+    SvgChart c;
+    c.title = "lr_find";
+    c.xlabel = "learning rate (log scale)";
+    c.ylabel = "loss (smoothed)";
+    c.log_x = true;
+    c.series.push_back({"loss", "#1f77b4", r.lrs, r.losses});
     if (r.valley >= 0) {
         const size_t v = static_cast<size_t>(r.valley);
-        std::snprintf(buf, sizeof buf,
-                      "<circle class=\"valley\" cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"#d62728\"/><text x=\"%.1f\" "
-                      "y=\"%.1f\" fill=\"#d62728\">valley %.2e</text>\n",
-                      X(r.lrs[v]), Y(r.losses[v]), X(r.lrs[v]) + 8, Y(r.losses[v]) - 8, r.lrs[v]);
-        svg += buf;
+        char label[48];
+        std::snprintf(label, sizeof label, "valley %.2e", r.lrs[v]);
+        c.markers.push_back({r.lrs[v], r.losses[v], label, "valley"});
     }
-    svg += "</svg>\n";
-    return svg;
+    return render_svg(c);
 }
 
 }  // namespace

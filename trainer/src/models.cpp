@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "ursa/safetensors.h"
 
@@ -160,6 +161,17 @@ Result<bool> load_pretrained(Classifier& model, const std::string& path) {
         return make_error(loaded.error().message + hint);
     }
     return true;
+}
+
+Result<Classifier> load_run_model(const std::string& run_dir, const RunConfig& config) {
+    auto made = make_classifier(config.arch, static_cast<int64_t>(config.labels.size()));
+    if (!made) return made.error();
+    Classifier model = *made;
+    const std::string weights = (std::filesystem::path(run_dir) / kRunWeights).string();
+    auto tensors = read_safetensors(weights);
+    if (!tensors) return tensors.error();
+    if (auto ok = load_into(*model, *tensors, weights); !ok) return ok.error();
+    return model;
 }
 
 Result<Classifier> make_classifier(const std::string& arch, int64_t classes) {

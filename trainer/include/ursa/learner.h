@@ -48,6 +48,11 @@ struct Phase {
     bool frozen = false;         // body frozen except BatchNorm (fastai's freeze, train_bn)
 };
 
+// The options a run was trained with, as train writes them to RUN/options.json
+// (so interpret, clean and --resume rebuild the same split).
+constexpr const char* kRunOptions = "options.json";
+Result<TrainOptions> read_train_options(const std::string& run_dir);
+
 // What train does: from scratch, fit_one_cycle(epochs, lr); with pretrained weights,
 // fastai's fine_tune(epochs, base_lr=lr): fit_one_cycle(freeze_epochs, slice(lr),
 // pct_start=0.99) frozen, then unfrozen fit_one_cycle(epochs, slice(lr/2/100, lr/2),

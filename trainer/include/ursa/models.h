@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ursa/result.h"
+#include "ursa/run.h"
 
 namespace ursa {
 
@@ -71,6 +72,9 @@ void freeze_to(Classifier& model, int n);
 // A missing tensor or a shape mismatch (say, --arch small's 3x3 stem against 7x7
 // ImageNet weights) is an error that names them.
 Result<bool> load_pretrained(Classifier& model, const std::string& path);
+
+// The trained model of a run folder (config.json's arch and labels, model.safetensors).
+Result<Classifier> load_run_model(const std::string& run_dir, const RunConfig& config);
 
 // The architectures `--arch` accepts.
 const std::vector<std::string>& known_archs();
