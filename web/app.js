@@ -1,6 +1,8 @@
-// Ursa page, main thread: UI only. Decoding, preprocessing (core.wasm) and inference
-// (ONNX Runtime Web) run in worker.js, one photo at a time, so the page never freezes.
-// Photos are read locally and handed to the worker; nothing is ever uploaded.
+// Ursa page, main thread: UI only. Decoding, preprocessing (core.wasm), inference
+// (ONNX Runtime Web) and the small preview of each photo happen in worker.js, one photo
+// at a time, so the page never freezes and memory stays bounded however many photos
+// are queued: the page holds the File handles (no pixels) and one small JPEG preview
+// per card. Photos are read locally and handed to the worker; nothing is ever uploaded.
 
 const $ = (selector) => document.querySelector(selector);
 const statusEl = $('#status');
@@ -9,21 +11,33 @@ const dropEl = $('#drop');
 const summaryEl = $('#summary');
 const resultsHead = $('.results-head');
 const modelInfoEl = $('#model-info');
+const backendEl = $('#backend');
+const queueTextEl = $('#queue-text');
+const progressEl = $('#progress');
+const announceEl = $('#announce');
 
 const TOP_SHOWN = 3;       // labels with bars on each card
-const IMAGE_EXTENSIONS = /\.(jpe?g|png|gif|bmp|webp|avif|heic|heif|tiff?|jfif|pjpeg|pjp|ico|svg)$/i;
 
 let worker = null;           // created by start(), once the service worker (if any) is in place
 let ready = false;           // the worker has a working model
 const queue = [];            // {id, file, card} waiting for the worker
 let inFlight = null;         // the job the worker is on
 let nextId = 1;
-const objectUrls = new Set();
+const previewUrls = new Set();  // object URLs of the cards' previews, revoked by Clear
 let modelLabels = [];
+
+// Counts since the last Clear (the queue's progress) and since the queue was last empty
+// (what is announced when it empties).
+const tally = { total: 0, done: 0, failed: 0, ms: 0, timed: 0, labels: new Map() };
+let batch = { size: 0, labels: new Map(), failed: 0 };
 
 function setStatus(state, message) {
   statusEl.dataset.state = state;
   statusEl.textContent = message;
+}
+
+function announce(text) {
+  announceEl.textContent = text;
 }
 
 function describeModel(info, source) {
@@ -37,6 +51,20 @@ function describeModel(info, source) {
   ].filter(Boolean);
   modelInfoEl.textContent = parts.join(' · ');
   modelInfoEl.title = `Labels: ${info.labels.join(', ')}`;
+}
+
+// Which runtime runs the model and how: shown in the footer, with hooks for scripts.
+function describeBackend(b) {
+  if (!b) return;
+  backendEl.dataset.backend = b.backend;
+  backendEl.dataset.threads = String(b.threads);
+  backendEl.dataset.isolated = String(b.isolated);
+  const threads = b.threads > 1
+    ? `${b.threads} threads (cross-origin isolated)`
+    : `1 thread${b.isolated ? '' : ' (the host sends no COOP/COEP headers)'}`;
+  backendEl.textContent = [`Inference: ONNX Runtime Web ${b.version || ''}`.trim(),
+    `${b.backend === 'wasm' ? 'WebAssembly' : b.backend}${b.simd ? ' SIMD' : ''}`, threads,
+    `model load ${Math.round(b.loadMs)} ms, warm-up run ${Math.round(b.warmupMs)} ms`].join(' · ');
 }
 
 function readyMessage(info) {
@@ -54,6 +82,7 @@ function onWorkerMessage({ data }) {
       ready = true;
       modelLabels = data.info.labels;
       describeModel(data.info, data.source);
+      describeBackend(data.backend);
       setStatus('ready', readyMessage(data.info));
       pump();
       break;
@@ -75,25 +104,40 @@ function onWorkerError(event) {
 
 // ---- queue: one photo at a time through the worker ---------------------------------
 
+// Cards of queued photos are made a few dozen ahead of the worker, not all at once:
+// adding 1000 photos costs the page no more than adding 40.
+const CARDS_AHEAD = 40;
+
 function enqueue(files) {
   let added = 0;
   for (const file of files) {
     if (!file) continue;
-    const id = nextId++;
-    const card = makeCard(file);
-    queue.push({ id, file, card });
+    queue.push({ id: nextId++, file, card: null });
     added++;
   }
-  if (added) {
-    resultsHead.hidden = false;
-    updateSummary();
-    pump();
+  if (!added) return;
+  if (!inFlight && queue.length === added) batch = { size: 0, labels: new Map(), failed: 0 };
+  batch.size += added;
+  tally.total += added;
+  resultsHead.hidden = false;
+  showQueued();
+  updateProgress();
+  pump();
+}
+
+function showQueued() {
+  const fragment = document.createDocumentFragment();
+  for (let i = 0; i < Math.min(queue.length, CARDS_AHEAD); i++) {
+    if (!queue[i].card) fragment.append(queue[i].card = makeCard(queue[i].file));
   }
+  resultsEl.append(fragment);
 }
 
 function pump() {
   if (!ready || inFlight || queue.length === 0) return;
   inFlight = queue.shift();
+  if (!inFlight.card) resultsEl.append(inFlight.card = makeCard(inFlight.file));
+  showQueued();
   inFlight.card.classList.add('working');
   worker.postMessage({ type: 'classify', id: inFlight.id, file: inFlight.file });
 }
@@ -102,9 +146,57 @@ function finish(data) {
   const job = inFlight;
   if (!job || job.id !== data.id) return;
   inFlight = null;
-  if (job.card.isConnected) fillCard(job.card, data);
-  updateSummary();
+  if (job.card.isConnected) {  // not cleared meanwhile
+    fillCard(job.card, data);
+    tally.done++;
+    if (data.error) {
+      tally.failed++;
+      batch.failed++;
+    } else {
+      tally.ms += data.ms;
+      tally.timed++;
+      const label = data.top[0].label;
+      tally.labels.set(label, (tally.labels.get(label) || 0) + 1);
+      batch.labels.set(label, (batch.labels.get(label) || 0) + 1);
+    }
+    updateProgress();
+    if (queue.length === 0) announceBatch(job, data);
+  }
   pump();
+}
+
+// One photo: its label. A batch: the counts, once it is done (not hundreds of messages).
+function announceBatch(job, data) {
+  if (batch.size <= 1) {
+    const name = job.card.dataset.file;
+    announce(data.error ? `${name}: ${data.error}` : `${name}: ${data.top[0].label}, ${percent(data.top[0].prob)}`);
+  } else {
+    announce(`${batch.size} photos done: ${countsText(batch.labels, batch.failed)}.`);
+  }
+}
+
+function countsText(labels, failed) {
+  const order = modelLabels.filter((l) => labels.has(l));
+  for (const l of labels.keys()) if (!order.includes(l)) order.push(l);
+  const parts = order.map((l) => `${labels.get(l)} ${l}`);
+  if (failed) parts.push(`${failed} failed`);
+  return parts.join(', ');
+}
+
+function updateProgress() {
+  if (tally.total === 0) {
+    resultsHead.hidden = true;
+    return;
+  }
+  const text = `${tally.done} of ${tally.total} done`;
+  queueTextEl.textContent = text;
+  progressEl.setAttribute('aria-valuemax', String(tally.total));
+  progressEl.setAttribute('aria-valuenow', String(tally.done));
+  progressEl.setAttribute('aria-valuetext', text);
+  progressEl.dataset.done = String(tally.done === tally.total);
+  progressEl.firstElementChild.style.width = `${(100 * tally.done) / tally.total}%`;
+  const avg = tally.timed ? ` · ${Math.round(tally.ms / tally.timed)} ms per photo` : '';
+  summaryEl.textContent = `${countsText(tally.labels, tally.failed)}${avg}`;
 }
 
 // ---- cards --------------------------------------------------------------------------
@@ -119,29 +211,11 @@ function el(tag, className, text) {
 function makeCard(file) {
   const card = el('article', 'card pending');
   card.dataset.file = file.name || 'pasted image';
-
-  const figure = el('div', 'thumb');
-  const looksLikeImage = (file.type && file.type.startsWith('image/')) || IMAGE_EXTENSIONS.test(file.name || '');
-  if (looksLikeImage) {
-    const url = URL.createObjectURL(file);
-    objectUrls.add(url);
-    const img = el('img');
-    img.alt = '';
-    img.decoding = 'async';
-    img.loading = 'lazy';
-    img.src = url;
-    img.addEventListener('error', () => figure.classList.add('broken'), { once: true });
-    figure.append(img);
-  } else {
-    figure.classList.add('broken');
-  }
-  card.append(figure);
-
+  card.append(el('div', 'thumb'));
   const body = el('div', 'body');
   body.append(el('p', 'file', card.dataset.file));
   body.append(el('p', 'waiting', 'Waiting…'));
   card.append(body);
-  resultsEl.append(card);
   return card;
 }
 
@@ -155,6 +229,19 @@ function fillCard(card, data) {
   body.querySelector('.waiting')?.remove();
   card.classList.remove('pending', 'working');
   card.classList.add('result');
+  const figure = card.querySelector('.thumb');
+  if (data.thumb) {
+    const url = URL.createObjectURL(data.thumb);
+    previewUrls.add(url);
+    const img = el('img');
+    img.alt = '';
+    img.decoding = 'async';
+    img.src = url;
+    figure.append(img);
+  } else {
+    figure.classList.add('broken');
+  }
+  if (data.ms != null) card.dataset.ms = String(Math.round(data.ms));
 
   if (data.error) {
     card.classList.add('failed');
@@ -173,11 +260,13 @@ function fillCard(card, data) {
   body.append(head);
 
   const list = el('ol', 'topk');
+  list.setAttribute('aria-label', 'Top labels');
   for (const item of data.top.slice(0, TOP_SHOWN)) {
     const li = el('li');
     li.dataset.label = item.label;
     li.dataset.prob = String(item.prob);
     const bar = el('span', 'bar');
+    bar.setAttribute('aria-hidden', 'true');
     const fill = el('span', 'fill');
     fill.style.width = `${Math.max(0, Math.min(1, item.prob)) * 100}%`;
     bar.append(fill);
@@ -186,33 +275,16 @@ function fillCard(card, data) {
   }
   body.append(list);
 
-  const meta = [`${Math.round(data.ms)} ms`];
-  if (data.width && data.height) meta.push(`${data.width}×${data.height}`);
-  if (data.decoder === 'browser') meta.push('decoded by the browser');
-  body.append(el('p', 'meta', meta.join(' · ')));
-}
-
-function updateSummary() {
-  const cards = resultsEl.querySelectorAll('.card');
-  const done = resultsEl.querySelectorAll('.result');
-  if (cards.length === 0) {
-    resultsHead.hidden = true;
-    return;
-  }
-  const counts = new Map();
-  let failed = 0;
-  for (const card of done) {
-    if (card.dataset.error) failed++;
-    else counts.set(card.dataset.label, (counts.get(card.dataset.label) || 0) + 1);
-  }
-  const order = modelLabels.length ? modelLabels.filter((l) => counts.has(l)) : [...counts.keys()];
-  for (const l of counts.keys()) if (!order.includes(l)) order.push(l);
-  const parts = order.map((l) => `${counts.get(l)} ${l}`);
-  if (failed) parts.push(`${failed} failed`);
-  const pending = cards.length - done.length;
-  const head = `${cards.length} photo${cards.length === 1 ? '' : 's'}`;
-  summaryEl.textContent = [head + (pending ? ` (${pending} to go)` : ''), parts.join(', ')]
-    .filter(Boolean).join(' · ');
+  const meta = el('p', 'meta');
+  const timing = el('span', 'ms', `${Math.round(data.ms)} ms`);
+  timing.title = `decode + resize ${data.prepMs.toFixed(1)} ms, model ${data.inferMs.toFixed(1)} ms`;
+  meta.append(timing);
+  const rest = [];
+  if (data.width && data.height) rest.push(`${data.width}×${data.height}`);
+  if (data.decoder === 'browser') rest.push('decoded by the browser');
+  meta.append(` (${Math.round(data.prepMs)} prep + ${Math.round(data.inferMs)} model)`);
+  if (rest.length) meta.append(` · ${rest.join(' · ')}`);
+  body.append(meta);
 }
 
 // ---- download: the finished results, in `ursa predict --json`'s shape or as CSV -------
@@ -250,17 +322,20 @@ $('#download-csv').addEventListener('click', () => {
   download('ursa-results.csv', 'text/csv', `${rows.map((row) => row.map(csvField).join(',')).join('\r\n')}\r\n`);
 });
 
+// Stops the queue and forgets every card; the photo in the worker finishes unseen.
 $('#clear').addEventListener('click', () => {
   queue.length = 0;
-  for (const card of resultsEl.querySelectorAll('.card')) if (!inFlight || card !== inFlight.card) card.remove();
-  if (!inFlight) {
-    for (const url of objectUrls) URL.revokeObjectURL(url);
-    objectUrls.clear();
-  }
-  updateSummary();
+  resultsEl.replaceChildren();
+  for (const url of previewUrls) URL.revokeObjectURL(url);
+  previewUrls.clear();
+  Object.assign(tally, { total: 0, done: 0, failed: 0, ms: 0, timed: 0, labels: new Map() });
+  batch = { size: 0, labels: new Map(), failed: 0 };
+  updateProgress();
+  announce('Results cleared.');
+  $('#files').focus();
 });
 
-// ---- inputs: pick, camera, drop, paste, model -----------------------------------------
+// ---- inputs: pick, camera, drop, paste, samples, model ------------------------------
 
 function takeFiles(fileList) {
   const photos = [];
@@ -276,6 +351,15 @@ for (const id of ['#files', '#camera']) {
   input.addEventListener('change', () => {
     takeFiles([...input.files]);
     input.value = '';
+  });
+}
+
+// Enter opens the file pickers too (browsers open a focused file input on Space only).
+for (const input of document.querySelectorAll('input[type=file]')) {
+  input.addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter' || e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    e.preventDefault();
+    input.click();
   });
 }
 
@@ -310,6 +394,44 @@ document.addEventListener('paste', (e) => {
     : new File([f], `pasted-${stamp}${files.length > 1 ? `-${i + 1}` : ''}.${(f.type.split('/')[1] || 'png')}`, { type: f.type })));
 });
 
+// Sample photos shipped with the site (samples/index.json): one click classifies one.
+async function showSamples() {
+  let list;
+  try {
+    const response = await fetch(new URL('./samples/index.json', import.meta.url));
+    if (!response.ok) return;
+    list = await response.json();
+  } catch {
+    return;  // no samples on this site
+  }
+  const row = $('#samples .sample-row');
+  for (const { file, title } of Array.isArray(list) ? list : []) {
+    if (typeof file !== 'string' || !/^[\w.-]+$/.test(file)) continue;
+    const button = el('button', 'sample');
+    button.type = 'button';
+    button.dataset.sample = file;
+    button.setAttribute('aria-label', `Classify the sample photo: ${title || file}`);
+    button.title = title || file;
+    const img = el('img');
+    img.src = new URL(`./samples/${file}`, import.meta.url).href;
+    img.alt = '';
+    img.decoding = 'async';
+    button.append(img, el('span', 'sample-name', file.replace(/\.[^.]+$/, '')));
+    button.addEventListener('click', async () => {
+      try {
+        const response = await fetch(img.src);
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        const blob = await response.blob();
+        enqueue([new File([blob], file, { type: blob.type || 'image/jpeg' })]);
+      } catch (e) {
+        setStatus('error', `Could not load the sample ${file}: ${e.message || e}`);
+      }
+    });
+    row.append(button);
+  }
+  if (row.children.length) $('#samples').hidden = false;
+}
+
 async function loadModel(file) {
   setStatus('loading', `Loading model ${file.name}…`);
   const bytes = await file.arrayBuffer();
@@ -323,16 +445,78 @@ $('#model-file').addEventListener('change', (e) => {
   if (file) loadModel(file);
 });
 
-// ---- start ----------------------------------------------------------------------------
+// ---- offline and updates ----------------------------------------------------------------
 
-// Offline after the first visit: sw.js caches every file the page and its worker fetch.
+// Offline after the first visit: sw.js keeps every file of this version of the site.
 // The worker starts once the service worker controls the page, so that even the first
 // visit's downloads (runtime, model) are cached in passing, not fetched twice.
+// A newer version of the site installs in the background; the page then offers to
+// reload, and reloads only when asked (once: never in a loop).
+let reloadAsked = false;
+let controlled = false;
+
+function offerUpdate(waiting) {
+  const banner = $('#update');
+  if (!banner.hidden) return;
+  banner.hidden = false;
+  $('#update-reload').addEventListener('click', () => {
+    if (waiting && waiting.state === 'installed') {
+      reloadAsked = true;
+      waiting.postMessage({ type: 'skip-waiting' });  // controllerchange then reloads
+    } else {
+      location.reload();  // the new version already controls the page
+    }
+  }, { once: true });
+}
+
+function watchUpdates(registration) {
+  const track = (sw) => {
+    if (!sw) return;
+    const check = () => {
+      if (sw.state === 'installed' && navigator.serviceWorker.controller) offerUpdate(sw);
+    };
+    check();
+    sw.addEventListener('statechange', check);
+  };
+  track(registration.waiting);
+  track(registration.installing);
+  registration.addEventListener('updatefound', () => track(registration.installing));
+  // A page left open for days still learns of a new version.
+  setInterval(() => registration.update().catch(() => {}), 60 * 60 * 1000);
+}
+
+function showVersion() {
+  const sw = navigator.serviceWorker?.controller;
+  if (sw) sw.postMessage({ type: 'version' });
+}
+
 async function offlineReady() {
   if (!('serviceWorker' in navigator) || !window.isSecureContext) return;
   try {
-    await navigator.serviceWorker.register(new URL('./sw.js', import.meta.url));
-    if (navigator.serviceWorker.controller) return;
+    controlled = Boolean(navigator.serviceWorker.controller);
+    navigator.serviceWorker.addEventListener('message', ({ data }) => {
+      if (data?.type === 'version' && data.version) {
+        $('#site-version').textContent = ` · site version ${data.version}`;
+        $('#site-version').dataset.version = data.version;
+      }
+    });
+    navigator.serviceWorker.addEventListener('controllerchange', () => {
+      if (reloadAsked) {
+        reloadAsked = false;
+        location.reload();
+      } else if (controlled) {
+        offerUpdate(null);  // another tab switched to the new version
+      }
+      controlled = true;
+      showVersion();
+    });
+    const registration = await navigator.serviceWorker.register(new URL('./sw.js', import.meta.url),
+      { updateViaCache: 'none' });
+    watchUpdates(registration);
+    if (navigator.serviceWorker.controller) {
+      showVersion();
+      return;
+    }
     await new Promise((resolve) => {
       navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true });
       setTimeout(resolve, 4000);  // never hold the page back for long
@@ -341,6 +525,8 @@ async function offlineReady() {
     // No service worker (e.g. a host that cannot serve sw.js): the page still works online.
   }
 }
+
+// ---- start ----------------------------------------------------------------------------
 
 async function start() {
   await offlineReady();
@@ -351,3 +537,4 @@ async function start() {
 }
 
 const started = start();
+showSamples();

@@ -1,9 +1,11 @@
 // Ursa page, worker: core.wasm (decode + resize + normalise, the same C++ as training)
 // → ONNX Runtime Web (wasm backend) → core.wasm (softmax + top-k).
 // Every file comes from this site: ./core/ (Ursa's wasm), ./ort/ (ONNX Runtime Web), ./model.onnx.
+// One photo at a time: its bytes, pixels and tensors are released before the next.
 
 const TOP_K = 5;                    // probabilities sent back per photo
 const MAX_BROWSER_PIXELS = 50e6;    // same limit as core's decoder (Pillow's bomb guard)
+const PREVIEW = 320;                // long side of the preview sent back for the card
 
 let core = null;                    // Embind module from ./core/ursa_core.mjs
 let ort = null;                     // onnxruntime-web (wasm only)
@@ -11,7 +13,8 @@ let model = null;                   // {session, info, specJson, inputName, outp
 
 const post = (message, transfer) => self.postMessage(message, transfer || []);
 const errorText = (e) => String((e && e.message) ? e.message : e)
-  .replace(/\s*Build with -s ?ASSERTIONS(=1)? for more info\.?/g, '');  // Emscripten's hint, no use to a visitor
+  .replace(/\s*Build with -s ?ASSERTIONS(=1)? for more info\.?/g, '')  // Emscripten's hint, no use to a visitor
+  .replace(/; raise it with --max-pixels/g, '');                          // nor a command-line flag
 
 let runtimesLoading = null;
 function loadRuntimes() {
@@ -39,9 +42,27 @@ async function loadRuntimesOnce() {
   ort = ortModule;
   // Self-hosted runtime files; threads only where the page is cross-origin isolated.
   ort.env.wasm.wasmPaths = new URL('ort/', here).href;
-  ort.env.wasm.numThreads = self.crossOriginIsolated
-    ? Math.max(1, Math.min(4, Math.floor((navigator.hardwareConcurrency || 2) / 2))) : 1;
+  ort.env.wasm.numThreads = threadCount();
   ort.env.logLevel = 'error';
+}
+
+// Threads need SharedArrayBuffer, which browsers give only to cross-origin isolated
+// pages (COOP/COEP headers); elsewhere one thread. Up to 4, leaving a core to the page.
+function threadCount() {
+  const cores = navigator.hardwareConcurrency || 1;
+  if (!self.crossOriginIsolated || typeof SharedArrayBuffer !== 'function' || cores < 2) return 1;
+  return Math.min(4, Math.max(2, cores - 1));
+}
+
+function backendInfo(loadMs, warmupMs) {
+  return {
+    backend: 'wasm',
+    version: ort.env.versions?.web || '',
+    threads: ort.env.wasm.numThreads || 1,
+    simd: ort.env.wasm.simd !== false,
+    isolated: Boolean(self.crossOriginIsolated),
+    loadMs, warmupMs,
+  };
 }
 
 // Reads Ursa's metadata through core and opens an ORT session; throws with a readable reason.
@@ -52,6 +73,7 @@ async function openModel(bytes, source) {
   if (!Array.isArray(info.labels) || info.labels.length === 0) throw new Error(`${source}: the model has no labels`);
 
   let session;
+  const t0 = performance.now();
   try {
     session = await ort.InferenceSession.create(bytes, {
       executionProviders: ['wasm'],
@@ -66,10 +88,13 @@ async function openModel(bytes, source) {
     inputName: session.inputNames.includes('image') ? 'image' : session.inputNames[0],
     outputName: session.outputNames.includes('logits') ? 'logits' : session.outputNames[0],
   };
+  next.loadMs = performance.now() - t0;
   // Warm-up run (JIT, allocations) and a check that the output matches the labels.
   try {
     const [h, w] = info.input.size;
+    const t1 = performance.now();
     const logits = await infer(next, new Float32Array(3 * h * w), h, w);
+    next.warmupMs = performance.now() - t1;
     if (logits.length !== info.labels.length) {
       throw new Error(`the model gives ${logits.length} outputs for ${info.labels.length} labels`);
     }
@@ -97,7 +122,7 @@ async function useModel(bytes, source) {
     const previous = model;
     model = next;
     if (previous) await previous.session.release().catch(() => {});
-    post({ type: 'ready', info: model.info, source });
+    post({ type: 'ready', info: model.info, source, backend: backendInfo(model.loadMs, model.warmupMs) });
   } catch (e) {
     const still = model ? ` Still using ${model.source}.` : '';
     post({ type: 'model-error', message: `${errorText(e)}${still}` });
@@ -171,6 +196,32 @@ async function decodeInBrowser(blob, specJson) {
   }
 }
 
+// A small JPEG of the photo for its card, made by the browser's decoder (off this
+// thread) while the model runs; null when the browser cannot decode it.
+async function preview(file, width, height) {
+  if (typeof createImageBitmap !== 'function' || typeof OffscreenCanvas !== 'function') return null;
+  let bitmap = null;
+  try {
+    const options = { imageOrientation: 'from-image', premultiplyAlpha: 'none' };
+    if (width > 0 && height > 0) {
+      const scale = Math.min(1, PREVIEW / Math.max(width, height));
+      Object.assign(options, { resizeWidth: Math.max(1, Math.round(width * scale)),
+        resizeHeight: Math.max(1, Math.round(height * scale)), resizeQuality: 'medium' });
+    }
+    bitmap = await createImageBitmap(file, options);
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#fff';  // alpha over white, as core does
+    ctx.fillRect(0, 0, bitmap.width, bitmap.height);
+    ctx.drawImage(bitmap, 0, 0);
+    return await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.8 });
+  } catch {
+    return null;
+  } finally {
+    bitmap?.close();
+  }
+}
+
 async function classify(id, file) {
   if (!model) {
     post({ type: 'result', id, error: 'no model loaded' });
@@ -179,12 +230,14 @@ async function classify(id, file) {
   const m = model;
   const t0 = performance.now();
   try {
-    const bytes = new Uint8Array(await file.arrayBuffer());
+    let bytes = new Uint8Array(await file.arrayBuffer());
     let decoder = 'core';
     let pre = core.preprocess(bytes, m.specJson);
+    bytes = null;  // the photo's bytes are not needed any more
     // The browser's decoder covers formats core leaves out (WebP, AVIF, …) and files stb
     // rejects; never an image core refused for its size (decompression-bomb guard).
-    if (pre.error && !/over the limit|decompression-bomb/.test(pre.error)) {
+    const tooLarge = (error) => /over the limit|decompression-bomb|too large/.test(error);
+    if (pre.error && !tooLarge(pre.error)) {
       const coreError = pre.error;
       try {
         pre = await decodeInBrowser(file, m.specJson);
@@ -194,13 +247,19 @@ async function classify(id, file) {
       }
     }
     if (pre.error) throw new Error(pre.error);
+    const t1 = performance.now();
+    const { width, height } = pre;
+    const previewing = preview(file, width, height);
     const [h, w] = m.info.input.size;
     const logits = await infer(m, pre.tensor, h, w);
+    pre = null;  // nor its tensor
     const top = core.topK(logits, Math.min(TOP_K, logits.length))
       .map(({ index, prob }) => ({ index, prob, label: m.info.labels[index] ?? `#${index}` }));
+    const t2 = performance.now();
+    const thumb = await previewing;
     post({
-      type: 'result', id, top, decoder,
-      width: pre.width, height: pre.height, ms: performance.now() - t0,
+      type: 'result', id, top, decoder, thumb,
+      width, height, ms: t2 - t0, prepMs: t1 - t0, inferMs: t2 - t1,
     });
   } catch (e) {
     post({ type: 'result', id, error: errorText(e), ms: performance.now() - t0 });

@@ -3,7 +3,8 @@
 //
 // usage: node tests/web/e2e.mjs --site URL --photo PATH [--expect-json PREDICT_JSON]
 //          [--labels a,b,c] [--screenshot FILE] [--bad-model FILE] [--model-file FILE]
-//          [--offline] [--chromium PATH] [--timeout SECONDS]
+//          [--offline] [--batch N] [--csp POLICY] [--isolated-site URL [--csp-header]]
+//          [--update-cmd SHELL_COMMAND --update-expect TEXT] [--chromium PATH] [--timeout SECONDS]
 //
 // Checks (one PASS/FAIL line each; exit status 1 when any fails):
 //   the page becomes ready; the photo yields one .result with a known label and a
@@ -12,6 +13,15 @@
 //   #model-file rejects a model without Ursa metadata and accepts a good one; optionally
 //   (--offline) the page works offline after the first visit (service worker); and no
 //   request leaves the site's origin or carries a body (no POST/PUT: photos stay local).
+//   Also: the strict Content-Security-Policy is in force and never violated; latency and
+//   backend are shown; results are announced (aria-live); every control is labelled and
+//   reachable with Tab, Enter opens the file picker and classifies a sample; a batch of
+//   --batch photos runs through a visible queue (progress with aria values) without
+//   freezing the page; previews' object URLs are revoked by Clear; a decompression bomb
+//   is refused; no horizontal scrolling at 360 px; a dark theme; with --isolated-site
+//   (COOP/COEP headers) ONNX Runtime uses several threads; with --update-cmd (deploys a
+//   new build) the open page offers "a new version is available", reloads once when asked.
+import { execSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -27,11 +37,12 @@ function parseArgs(argv) {
   const names = {
     '--site': 'site', '--photo': 'photo', '--expect-json': 'expectJson', '--labels': 'labels',
     '--screenshot': 'screenshot', '--bad-model': 'badModel', '--model-file': 'modelFile',
-    '--chromium': 'chromium', '--timeout': 'timeout',
+    '--chromium': 'chromium', '--timeout': 'timeout', '--batch': 'batch', '--csp': 'csp',
+    '--isolated-site': 'isolatedSite', '--update-cmd': 'updateCmd', '--update-expect': 'updateExpect',
   };
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--offline') {
-      args.offline = true;
+    if (argv[i] === '--offline' || argv[i] === '--csp-header') {
+      args[argv[i] === '--offline' ? 'offline' : 'cspHeader'] = true;
       continue;
     }
     const key = names[argv[i]];
@@ -48,6 +59,7 @@ function parseArgs(argv) {
   }
   if (args.labels) args.labels = args.labels.split(',').map((s) => s.trim()).filter(Boolean);
   args.timeout = Number(args.timeout) * 1000;
+  args.batch = Number(args.batch || 0);
   return args;
 }
 
@@ -112,6 +124,28 @@ function checkAgainstNative(result, expected) {
     `web '${result.label}' ${webProb}, native '${expected.label}' ${expected.prob}${tie ? ' (tie)' : ''}`);
 }
 
+// Collects CSP violations and long main-thread tasks from the start of every page.
+function instrument() {
+  window.__csp = [];
+  document.addEventListener('securitypolicyviolation', (e) => {
+    window.__csp.push({ directive: e.violatedDirective, blocked: e.blockedURI, source: e.sourceFile, line: e.lineNumber });
+  });
+  window.__longTasks = [];
+  try {
+    new PerformanceObserver((list) => {
+      for (const t of list.getEntries()) window.__longTasks.push({ start: t.startTime, duration: t.duration });
+    }).observe({ type: 'longtask', buffered: true });
+  } catch { /* no long-task timing */ }
+}
+
+function newContext(browser, options = {}) {
+  return browser.newContext({ viewport: { width: 1100, height: 820 }, acceptDownloads: true, ...options })
+    .then(async (context) => {
+      await context.addInitScript(instrument);
+      return context;
+    });
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const require = createRequire(path.join(repo, 'web', 'package.json'));
@@ -131,26 +165,35 @@ async function main() {
       '--disable-component-update', '--disable-sync'],
   });
   try {
-    const context = await browser.newContext({ viewport: { width: 1100, height: 820 }, acceptDownloads: true });
+    const context = await newContext(browser);
     const requests = new Map();  // url+method -> {url, method, hasBody, from}
     const record = (from) => (req) => {
       const key = `${req.method()} ${req.url()}`;
-      if (!requests.has(key)) requests.set(key, { url: req.url(), method: req.method(), hasBody: Boolean(req.postDataBuffer()?.length), from });
+      const body = req.postDataBuffer();
+      if (!requests.has(key)) {
+        requests.set(key, { url: req.url(), method: req.method(), hasBody: Boolean(body?.length),
+          jpegBytes: Boolean(body && body.includes(Buffer.from([0xff, 0xd8, 0xff]))), from });
+      }
     };
     context.on('request', record('context'));
     const page = await context.newPage();
     page.on('request', record('page'));
     page.on('worker', (w) => console.log(`info: worker ${w.url()}`));
     const pageErrors = [];
+    const cspConsole = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => { if (m.type() === 'error') console.log(`info: console error: ${m.text()}`); });
+    page.on('console', (m) => {
+      if (m.type() !== 'error' && m.type() !== 'warning') return;
+      console.log(`info: console ${m.type()}: ${m.text()}`);
+      if (/Content.Security.Policy/i.test(m.text())) cspConsole.push(m.text());
+    });
 
     await page.goto(site.href, { waitUntil: 'load', timeout: args.timeout });
 
     // 1. ready
     let status = await settledStatus(page, args.timeout).catch((e) => ({ state: 'timeout', text: e.message }));
     if (!check('page ready', status.state === 'ready', `${status.state}: ${status.text}`)) {
-      await screenshot(page, args.screenshot);
+      if (args.screenshot) await page.screenshot({ path: args.screenshot, fullPage: true }).catch(() => {});
       return 1;
     }
     const info = await page.$eval('#model-info', (el) => el.textContent.trim());
@@ -164,6 +207,8 @@ async function main() {
     }));
     check('DOM hooks present (#files, #drop, #results, #model-file, privacy line)', Object.values(hooks).every(Boolean),
       JSON.stringify(hooks));
+    await checkCspPolicy(page, args, cspConsole);
+    await checkBackend(page, 'plain http.server', { isolated: false, threads: (n) => n === 1 });
 
     // 2. a photo
     await page.setInputFiles('#files', args.photo);
@@ -180,6 +225,18 @@ async function main() {
     const prob = Number(first.prob);
     check('probability in (0, 1]', first.prob !== undefined && Number.isFinite(prob) && prob > 0 && prob <= 1, `${first.prob}`);
     if (args.expectJson) checkAgainstNative(first, expectedFor(args.expectJson, args.photo));
+    const shown = await page.$$eval('#results .result', (els) => {
+      const el = els[els.length - 1];
+      const img = el.querySelector('.thumb img');
+      return { ms: el.dataset.ms, meta: el.querySelector('.meta')?.textContent || '', img: img?.src || '',
+        announce: document.querySelector('#announce').textContent,
+        live: document.querySelector('#announce').getAttribute('aria-live') };
+    });
+    check('latency shown on the card (total, prep + model)', Number(shown.ms) > 0
+      && new RegExp(`^${shown.ms} ms \\(\\d+ prep \\+ \\d+ model\\)`).test(shown.meta), JSON.stringify(shown.meta));
+    check('result announced in an aria-live region', shown.live === 'polite'
+      && shown.announce.includes(`${first.file}: ${first.label}`), JSON.stringify(shown.announce));
+    check('card preview is a small JPEG made in the worker (blob: URL)', shown.img.startsWith('blob:'), shown.img);
 
     // 3. a file that is no image
     const junk = path.join(tmp, 'not-a-photo.jpg');
@@ -196,12 +253,16 @@ async function main() {
     // 16x24 upright, and the page reports it so (turned once, by core, not twice).
     await page.setInputFiles('#files', path.join(repo, 'tests', 'fixtures', 'exif', 'exif_6.jpg'));
     await waitResults(page, 3, args.timeout);
-    const turned = await page.$$eval('#results .result', (els) => {
+    const turned = await page.$$eval('#results .result', async (els) => {
       const el = els[els.length - 1];
-      return { file: el.dataset.file, error: el.dataset.error, meta: el.querySelector('.meta')?.textContent || '' };
+      const img = el.querySelector('.thumb img');
+      if (img && !img.complete) await new Promise((r) => { img.onload = r; img.onerror = r; });
+      return { file: el.dataset.file, error: el.dataset.error, meta: el.querySelector('.meta')?.textContent || '',
+        preview: img ? `${img.naturalWidth}×${img.naturalHeight}` : 'none' };
     });
     check('EXIF orientation 6 photo is reported upright (16×24)', turned.file === 'exif_6.jpg' && !turned.error
       && turned.meta.includes('16×24'), JSON.stringify(turned));
+    check('its preview is upright too (16×24)', turned.preview === '16×24', turned.preview);
 
     // 3c. download the results: JSON in `ursa predict --json`'s shape, and CSV.
     const [jsonDl] = await Promise.all([page.waitForEvent('download'), page.click('#download-json')]);
@@ -216,6 +277,17 @@ async function main() {
     check('download CSV has a header and one row per photo', csv.length === 4 && csv[0] === 'file,label,prob,error'
       && csv[1].startsWith(`${first.file},${first.label},`) && csv[2].startsWith('not-a-photo.jpg,,,'),
     JSON.stringify(csv).slice(0, 300));
+
+    // 3d. a decompression bomb (100000×100000 PNG header) is refused before decoding.
+    await page.setInputFiles('#files', path.join(repo, 'tests', 'fixtures', 'bomb_100000x100000.png'));
+    await waitResults(page, 4, args.timeout);
+    const bomb = await lastResult(page);
+    status = await statusOf(page);
+    check('decompression bomb refused with a reason, page still ready', Boolean(bomb.error)
+      && status.state === 'ready', `${bomb.error} / ${status.state}`);
+
+    // 3e. keyboard, labels, samples
+    await checkKeyboard(page, args);
 
     // 4. optional: model switching through #model-file
     if (args.badModel) {
@@ -240,12 +312,24 @@ async function main() {
         again.error || `${again.label} ${again.prob}`);
     }
 
-    await screenshot(page, args.screenshot);
+    const light = await screenshots(page, args.screenshot);
 
-    // 5. optional: offline after the first visit
+    // 5. a batch through the queue
+    if (args.batch > 0) await checkBatch(page, args, tmp);
+
+    // 6. dark theme
+    if (args.screenshot) await checkDark(browser, args, light);
+
+    // 7. optional: offline after the first visit
     if (args.offline) await checkOffline(page, context, args);
 
-    // 6. privacy: only GETs of the site's own files
+    // 8. optional: threads where the host sends COOP/COEP (and the CSP as a header)
+    if (args.isolatedSite) await checkIsolated(browser, args);
+
+    // 9. optional: a new version deployed while the page is open
+    if (args.updateCmd) await checkUpdate(page, args);
+
+    // 10. privacy: only GETs of the site's own files; the policy was never broken
     const all = [...requests.values()];
     const foreign = all.filter((r) => !/^(data|blob):/.test(r.url) && new URL(r.url).origin !== site.origin);
     const writes = all.filter((r) => !['GET', 'HEAD'].includes(r.method) || r.hasBody);
@@ -255,12 +339,323 @@ async function main() {
     check('no request outside the site origin', foreign.length === 0, foreign.map((r) => r.url).join(', '));
     check('no request carries data (no POST/PUT, no body)', writes.length === 0,
       writes.map((r) => `${r.method} ${r.url}`).join(', '));
+    check('no request body holds JPEG bytes', all.every((r) => !r.jpegBytes));
+    const violations = await page.evaluate(() => window.__csp);
+    check('no Content-Security-Policy violations', violations.length === 0 && cspConsole.length === 0,
+      JSON.stringify(violations) + cspConsole.join(' | '));
     check('no uncaught page errors', pageErrors.length === 0, pageErrors.join(' | '));
   } finally {
     await browser.close();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   return failures.length ? 1 : 0;
+}
+
+// The page's policy: strict, equal to the one README.txt offers hosts, and enforced.
+async function checkCspPolicy(page, args, cspConsole) {
+  const policy = await page.$eval('meta[http-equiv="Content-Security-Policy"]', (m) => m.content).catch(() => '');
+  const directives = Object.fromEntries(policy.split(';').map((d) => d.trim()).filter(Boolean)
+    .map((d) => { const [name, ...values] = d.split(/\s+/); return [name, values]; }));
+  const sources = Object.values(directives).flat();
+  check('strict CSP meta: self only, no inline script, wasm-unsafe-eval the only exception',
+    directives['default-src']?.join(' ') === "'self'"
+    && directives['script-src']?.join(' ') === "'self' 'wasm-unsafe-eval'"
+    && directives['object-src']?.join(' ') === "'none'"
+    && !sources.some((v) => /unsafe-inline|unsafe-eval'|^\*|^https?:|^data:/.test(v) && v !== "'wasm-unsafe-eval'"),
+  policy);
+  if (args.csp) check('CSP meta equals the policy README.txt gives hosts', policy === args.csp, `${policy} vs ${args.csp}`);
+  const before = (await page.evaluate(() => window.__csp)).length;
+  const ran = await page.evaluate(async () => {
+    const s = document.createElement('script');
+    s.textContent = 'window.__inlineRan = true;';
+    document.head.append(s);
+    await new Promise((r) => setTimeout(r, 100));
+    return window.__inlineRan === true;
+  });
+  const after = await page.evaluate(() => window.__csp.splice(0));  // the probe's violation, set aside
+  cspConsole.length = 0;  // and its console message
+  check('CSP is enforced: an injected inline script does not run', !ran && after.length === before + 1
+    && /script-src/.test(after[after.length - 1].directive), JSON.stringify(after));
+}
+
+async function checkBackend(page, where, expect) {
+  const b = await page.evaluate(() => {
+    const el = document.querySelector('#backend');
+    return { text: el.textContent, threads: Number(el.dataset.threads), isolated: el.dataset.isolated,
+      backend: el.dataset.backend, crossOriginIsolated: window.crossOriginIsolated };
+  });
+  check(`${where}: backend shown (crossOriginIsolated ${expect.isolated}, threads ${b.threads})`,
+    b.backend === 'wasm' && b.crossOriginIsolated === expect.isolated && b.isolated === String(expect.isolated)
+    && expect.threads(b.threads) && /ONNX Runtime Web \d/.test(b.text)
+    && b.text.includes(b.threads > 1 ? `${b.threads} threads` : '1 thread'), b.text);
+  return b;
+}
+
+// Keyboard only: every control has a name, Tab reaches each, Enter opens the picker
+// and classifies a sample.
+async function checkKeyboard(page, args) {
+  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, button, select, textarea, a[href]')]
+    .filter((el) => {
+      const name = el.getAttribute('aria-label') || (el.labels && [...el.labels].map((l) => l.textContent).join(' '))
+        || el.textContent;
+      return !(name && name.trim());
+    }).map((el) => el.outerHTML.slice(0, 80)));
+  check('every control has an accessible name', unlabelled.length === 0, unlabelled.join(' | '));
+
+  // Start from the top of the page, as a visitor who just arrived.
+  await page.evaluate(() => {
+    document.body.tabIndex = -1;
+    document.body.focus();
+    document.body.removeAttribute('tabindex');
+    window.scrollTo(0, 0);
+  });
+  const seen = [];
+  let filesOutline = null;
+  for (let i = 0; i < 40; i++) {
+    await page.keyboard.press('Tab');
+    const f = await page.evaluate(() => {
+      const el = document.activeElement;
+      if (!el || el === document.body) return null;
+      const visible = el.id === 'files' || el.id === 'model-file' ? el.nextElementSibling : el;
+      const style = getComputedStyle(visible);
+      return { id: el.id || (el.dataset.sample ? `sample:${el.dataset.sample}` : el.tagName), outline: style.outlineStyle };
+    });
+    if (!f) continue;
+    if (seen.includes(f.id)) break;
+    seen.push(f.id);
+    if (f.id === 'files') filesOutline = f.outline;
+  }
+  const wanted = ['files', 'sample:dog.jpg', 'download-csv', 'download-json', 'clear', 'model-file'];
+  check('Tab reaches every control in order (picker, samples, downloads, clear, model)',
+    seen[0] === 'files' && wanted.every((id, i) => i === 0 || seen.indexOf(wanted[i - 1]) < seen.indexOf(id))
+    && !seen.includes('camera'), seen.join(' → '));
+  check('the focused picker shows a focus ring', filesOutline && filesOutline !== 'none', String(filesOutline));
+
+  let count = await resultCount(page);
+  await page.focus('#files');
+  const chooser = await Promise.all([page.waitForEvent('filechooser', { timeout: 5000 }), page.keyboard.press('Enter')])
+    .then(([c]) => c, () => null);
+  if (check('Enter on the focused picker opens the file chooser', Boolean(chooser && chooser.isMultiple()))) {
+    await chooser.setFiles(args.photo);
+    await waitResults(page, count + 1, args.timeout);
+    count++;
+  }
+
+  const samples = await page.$$eval('#samples:not([hidden]) button.sample', (els) => els.map((e) => e.dataset.sample));
+  check('sample photos offered', samples.length >= 3, samples.join(', '));
+  await page.focus('#samples button.sample');
+  await page.keyboard.press('Enter');
+  await waitResults(page, count + 1, args.timeout);
+  const sample = await lastResult(page);
+  const announced = await page.$eval('#announce', (el) => el.textContent);
+  check('Enter on a sample classifies it (and announces the label)', sample.file === samples[0] && !sample.error
+    && Number(sample.prob) > 0 && announced.startsWith(`${sample.file}: ${sample.label}`),
+  `${sample.file} ${sample.label} ${sample.prob} / ${announced}`);
+}
+
+// Hundreds of photos: a queue with a visible, accessible counter; one photo in the
+// worker at a time; the page keeps responding; every photo gets its .result.
+async function checkBatch(page, args, tmp) {
+  const oldPreview = await page.$eval('#results .result .thumb img', (img) => img.src).catch(() => '');
+  await page.click('#clear');
+  const cleared = await page.evaluate(async (url) => {
+    const revoked = url ? await new Promise((resolve) => {
+      const img = new Image();
+      img.onload = () => resolve(false);
+      img.onerror = () => resolve(true);
+      img.src = url;
+    }) : false;
+    return { cards: document.querySelectorAll('#results .card').length, revoked,
+      headHidden: document.querySelector('.results-head').hidden };
+  }, oldPreview);
+  check('Clear empties the results and revokes the previews\' object URLs',
+    cleared.cards === 0 && cleared.revoked && cleared.headHidden, JSON.stringify(cleared));
+
+  const dir = path.join(tmp, 'batch');
+  fs.mkdirSync(dir);
+  const ext = path.extname(args.photo);
+  const files = [];
+  for (let i = 0; i < args.batch; i++) {
+    const f = path.join(dir, `batch-${String(i).padStart(3, '0')}${ext}`);
+    fs.copyFileSync(args.photo, f);
+    files.push(f);
+  }
+  const startedAt = await page.evaluate(() => performance.now());
+  const t0 = Date.now();
+  await page.setInputFiles('#files', files);
+  let maxWorking = 0;
+  let midway = null;
+  let maxPing = 0;
+  for (;;) {
+    const p0 = Date.now();
+    const s = await page.evaluate(() => {
+      const bar = document.querySelector('#progress');
+      return { working: document.querySelectorAll('#results .card.working').length,
+        now: Number(bar.getAttribute('aria-valuenow')), max: Number(bar.getAttribute('aria-valuemax')),
+        valuetext: bar.getAttribute('aria-valuetext'), text: document.querySelector('#queue-text').textContent,
+        role: bar.getAttribute('role'), results: document.querySelectorAll('#results .result').length };
+    });
+    maxPing = Math.max(maxPing, Date.now() - p0);
+    maxWorking = Math.max(maxWorking, s.working);
+    if (!midway && s.now > 0 && s.now < s.max) midway = s;
+    if (s.now >= args.batch || Date.now() - t0 > args.timeout) break;
+    await page.waitForTimeout(100);
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  const end = await page.evaluate((since) => {
+    const bar = document.querySelector('#progress');
+    const cards = [...document.querySelectorAll('#results .result')];
+    return { now: bar.getAttribute('aria-valuenow'), max: bar.getAttribute('aria-valuemax'),
+      text: document.querySelector('#queue-text').textContent, results: cards.length,
+      labelled: cards.filter((c) => c.dataset.label && Number(c.dataset.prob) > 0).length,
+      files: new Set(cards.map((c) => c.dataset.file)).size,
+      announce: document.querySelector('#announce').textContent,
+      longest: Math.max(0, ...window.__longTasks.filter((t) => t.start >= since).map((t) => t.duration)) };
+  }, startedAt);
+  console.log(`info: batch of ${args.batch} in ${seconds.toFixed(1)} s (${(1000 * seconds / args.batch).toFixed(0)} ms/photo), `
+    + `longest main-thread task ${end.longest.toFixed(0)} ms, slowest page round trip ${maxPing} ms`);
+  check(`batch: the queue counter was visible midway ("k of ${args.batch} done", role=progressbar)`, Boolean(midway)
+    && midway.role === 'progressbar' && midway.max === args.batch
+    && midway.text === `${midway.now} of ${args.batch} done` && midway.valuetext === midway.text, JSON.stringify(midway));
+  check(`batch: the counter reaches "${args.batch} of ${args.batch} done"`, end.now === String(args.batch)
+    && end.max === String(args.batch) && end.text === `${args.batch} of ${args.batch} done`, JSON.stringify(end));
+  check(`batch: every one of the ${args.batch} photos has its .result with a label`, end.results === args.batch
+    && end.labelled === args.batch && end.files === args.batch, `${end.results} results, ${end.labelled} labelled`);
+  check('batch: one photo in the worker at a time', maxWorking === 1, `at most ${maxWorking} working`);
+  check('batch: the page never froze (no main-thread task over 250 ms)', end.longest < 250,
+    `${end.longest.toFixed(0)} ms`);
+  check('batch: announced once, when done', end.announce.startsWith(`${args.batch} photos done:`), end.announce);
+  if (args.screenshot) {
+    const file = args.screenshot.replace(/(\.png)?$/i, '-batch.png');
+    await page.screenshot({ path: file, animations: 'disabled' });
+    console.log(`info: screenshot ${file}`);
+  }
+}
+
+// Desktop (full page) and a 360 px phone: nothing wider than the screen.
+async function screenshots(page, file) {
+  const size = page.viewportSize();
+  await page.mouse.move(0, 0);
+  await page.evaluate(() => document.activeElement?.blur());
+  await page.setViewportSize({ width: 360, height: 740 });
+  const phone = await page.evaluate(() => ({ scroll: document.scrollingElement.scrollWidth, width: innerWidth }));
+  check('360 px wide phone: no horizontal scrolling', phone.scroll <= 360, `scrollWidth ${phone.scroll}`);
+  if (file) {
+    const phoneFile = file.replace(/(\.png)?$/i, '-phone.png');
+    await page.screenshot({ path: phoneFile, fullPage: true, animations: 'disabled' });
+    console.log(`info: screenshot ${phoneFile}`);
+  }
+  await page.setViewportSize(size);
+  const background = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+  if (file) {
+    await page.screenshot({ path: file, fullPage: true, animations: 'disabled' });
+    console.log(`info: screenshot ${file}`);
+  }
+  return background;
+}
+
+// prefers-color-scheme: dark gives the dark theme.
+async function checkDark(browser, args, lightBackground) {
+  const context = await newContext(browser, { colorScheme: 'dark' });
+  try {
+    const page = await context.newPage();
+    await page.goto(args.site, { waitUntil: 'load', timeout: args.timeout });
+    await settledStatus(page, args.timeout);
+    await page.setInputFiles('#files', [args.photo, path.join(repo, 'tests', 'fixtures', 'not_an_image.jpg')]);
+    await waitResults(page, 2, args.timeout);
+    const dark = await page.evaluate(() => ({ bg: getComputedStyle(document.documentElement).backgroundColor,
+      text: getComputedStyle(document.body).color, scheme: matchMedia('(prefers-color-scheme: dark)').matches }));
+    const lum = (rgb) => { const [r, g, b] = rgb.match(/\d+/g).map(Number); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+    check('dark theme under prefers-color-scheme: dark (darker background, lighter text)', dark.scheme
+      && dark.bg !== lightBackground && lum(dark.bg) < 60 && lum(dark.text) > 180,
+    `light ${lightBackground}, dark ${dark.bg}, text ${dark.text}`);
+    const file = args.screenshot.replace(/(\.png)?$/i, '-dark.png');
+    await page.screenshot({ path: file, fullPage: true, animations: 'disabled' });
+    console.log(`info: screenshot ${file}`);
+  } finally {
+    await context.close();
+  }
+}
+
+// Served with COOP/COEP (and, with --csp-header, the CSP as a header too): the page is
+// cross-origin isolated, ONNX Runtime uses threads, and the results are the same.
+async function checkIsolated(browser, args) {
+  const context = await newContext(browser);
+  try {
+    const page = await context.newPage();
+    const workers = [];
+    page.on('worker', (w) => workers.push(w.url()));
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    await page.goto(args.isolatedSite, { waitUntil: 'load', timeout: args.timeout });
+    const status = await settledStatus(page, args.timeout).catch((e) => ({ state: 'timeout', text: e.message }));
+    if (!check(`isolated site (COOP/COEP${args.cspHeader ? '/CSP' : ''} headers): page ready`, status.state === 'ready', `${status.state}: ${status.text}`)) return;
+    const b = await checkBackend(page, 'isolated site', { isolated: true, threads: (n) => n > 1 });
+    const pool = workers.filter((u) => /ort-wasm-simd-threaded\.mjs/.test(u)).length;
+    check('isolated site: ONNX Runtime started its thread pool (workers beside the page\'s own)',
+      pool >= b.threads - 1 && pool > 0, `${pool} ORT thread worker(s): ${workers.join(', ')}`);
+    await page.setInputFiles('#files', args.photo);
+    await waitResults(page, 1, args.timeout);
+    const r = await lastResult(page);
+    if (args.expectJson) {
+      const expected = expectedFor(args.expectJson, args.photo);
+      check('isolated site: threaded result equals ursa predict (label, prob within 1e-3)', !r.error
+        && r.label === expected.label && Math.abs(Number(r.prob) - expected.prob) <= PROB_TOLERANCE,
+      r.error || `${r.label} ${r.prob} vs ${expected.label} ${expected.prob}`);
+    }
+    const violations = await page.evaluate(() => window.__csp);
+    check(`isolated site: no CSP violations or errors${args.cspHeader ? ' (workers under the header policy too)' : ''}`,
+      violations.length === 0 && errors.length === 0, JSON.stringify(violations) + errors.join(' | '));
+  } finally {
+    await context.close();
+  }
+}
+
+// A new build is deployed while the page is open: on the next load the page says a new
+// version is available; "Reload" switches to it, exactly once.
+async function checkUpdate(page, args) {
+  const version = () => page.$eval('#site-version', (el) => el.dataset.version || '');
+  await page.waitForFunction(() => document.querySelector('#site-version').dataset.version, null, { timeout: 10000 })
+    .catch(() => {});
+  const before = await version();
+  check('site version shown', /^[0-9a-f]{12}$/.test(before), before);
+  try {
+    execSync(args.updateCmd, { stdio: 'inherit', shell: '/bin/bash' });
+  } catch (e) {
+    check('new version deployed', false, e.message);
+    return;
+  }
+  await page.reload({ waitUntil: 'load', timeout: args.timeout });
+  const offered = await page.waitForSelector('#update:not([hidden])', { timeout: args.timeout }).then(() => true, () => false);
+  const banner = offered ? await page.$eval('#update', (el) => el.textContent.replace(/\s+/g, ' ').trim()) : '';
+  check('after a deploy the page says a new version is available', offered && /new version/i.test(banner)
+    && (await version()) === before, banner);
+  if (!offered) return;
+  if (args.screenshot) {
+    const file = args.screenshot.replace(/(\.png)?$/i, '-update.png');
+    await page.screenshot({ path: file, animations: 'disabled' });
+    console.log(`info: screenshot ${file}`);
+  }
+  let navigations = 0;
+  const count = (frame) => { if (frame === page.mainFrame()) navigations++; };
+  page.on('framenavigated', count);
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load', timeout: args.timeout }), page.click('#update-reload')]);
+  const status = await settledStatus(page, args.timeout).catch((e) => ({ state: 'timeout', text: e.message }));
+  await page.waitForFunction(() => document.querySelector('#site-version').dataset.version, null, { timeout: 10000 })
+    .catch(() => {});
+  await page.waitForTimeout(3000);  // a loop would show up as more navigations
+  page.off('framenavigated', count);
+  const after = await version();
+  const model = await page.$eval('#model-info', (el) => el.textContent);
+  const hidden = await page.$eval('#update', (el) => el.hidden);
+  check('"Reload" switches to the new version once (no reload loop)', status.state === 'ready' && navigations === 1
+    && after && after !== before && hidden && (!args.updateExpect || model.includes(args.updateExpect)),
+  `${navigations} navigation(s), version ${before} → ${after}, ${status.state}, banner hidden ${hidden}, ${model}`);
+  await page.reload({ waitUntil: 'load', timeout: args.timeout });
+  await settledStatus(page, args.timeout).catch(() => {});
+  await page.waitForTimeout(1500);
+  check('no banner once up to date', await page.$eval('#update', (el) => el.hidden));
 }
 
 // The service worker has cached the site; reloaded with no network, the page still works.
@@ -285,19 +680,6 @@ async function checkOffline(page, context, args) {
   } finally {
     await context.setOffline(false);
   }
-}
-
-async function screenshot(page, file) {
-  if (!file) return;
-  await page.screenshot({ path: file, fullPage: true });
-  console.log(`info: screenshot ${file}`);
-  // The same page at phone width, next to it.
-  const phone = file.replace(/(\.png)?$/i, '-phone.png');
-  const size = page.viewportSize();
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: phone, fullPage: true });
-  await page.setViewportSize(size);
-  console.log(`info: screenshot ${phone}`);
 }
 
 main().then((code) => {

@@ -70,23 +70,79 @@ cat "$work/predict.json"
   "$work/model.onnx" "$work/no-metadata.onnx"
 bad_model=(--bad-model "$work/no-metadata.onnx" --model-file "$work/model.onnx")
 
-# Serve the site on a free loopback port.
-port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+# The policy README.txt offers hosts (the page's <meta> must say the same).
+csp=$(sed -n 's/^ *Content-Security-Policy: //p' "$work/site/README.txt")
+[ -n "$csp" ] || { echo "FAIL site README.txt gives no Content-Security-Policy"; exit 1; }
+
+# A new build to deploy while the page is open: the same model with another
+# validation error in its metadata (so another model.onnx and another site version).
+"$python" - "$work/model.onnx" "$work/model-v2.onnx" <<'EOF'
+import onnx, sys
+m = onnx.load(sys.argv[1])
+for p in m.metadata_props:
+    if p.key == "ursa.valid_error":
+        p.value = "0.125"
+onnx.save(m, sys.argv[2])
+EOF
+update_cmd="'$ursa' web --model '$work/model-v2.onnx' --out '$work/site' >/dev/null"
+
+# A static server that sends COOP/COEP (threads) with every file, and the CSP too when
+# given one: only when core's bindings need no run-time code (Emscripten's
+# -sDYNAMIC_EXECUTION=0), as the policy then holds in the workers as well.
+cat > "$work/serve_isolated.py" <<'EOF'
+import functools, http.server, sys
+port, directory, csp = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self):
+        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+        if csp:
+            self.send_header("Content-Security-Policy", csp)
+        super().end_headers()
+http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Handler, directory=directory)).serve_forever()
+EOF
+
+# Serve the site on two free loopback ports: plain `python3 -m http.server`, and with headers.
+free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+port=$(free_port)
+port2=$(free_port)
+header_csp=()
+if grep -q "new Function" "$work/site/core/ursa_core.mjs"; then
+  echo "info: core's bindings build functions at run time: the isolated server sends no CSP header"
+  csp_header=""
+else
+  csp_header=$csp
+  header_csp=(--csp-header)
+fi
 "$python" -m http.server "$port" --bind 127.0.0.1 --directory "$work/site" >"$work/http.log" 2>&1 &
 server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
-"$python" - "$port" <<'EOF'
+"$python" "$work/serve_isolated.py" "$port2" "$work/site" "$csp_header" >"$work/http-isolated.log" 2>&1 &
+server2=$!
+trap 'kill "$server" "$server2" 2>/dev/null || true; wait "$server" "$server2" 2>/dev/null || true' EXIT
+"$python" - "$port" "$port2" <<'EOF'
 import sys, time, urllib.request
-for _ in range(100):
-    try:
-        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/", timeout=1).read(); sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit("http server did not start")
+for port in sys.argv[1:]:
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).read(); break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        sys.exit("http server did not start")
 EOF
 
 echo "== browser"
 status=0
 node "$here/e2e.mjs" --site "http://127.0.0.1:$port/" --photo "$photo" --expect-json "$work/predict.json" \
-  --labels circle,square,triangle --screenshot "$work/page.png" --offline "${bad_model[@]}" || status=$?
+  --labels circle,square,triangle --screenshot "$work/page.png" --offline "${bad_model[@]}" \
+  --batch 200 --csp "$csp" --isolated-site "http://127.0.0.1:$port2/" "${header_csp[@]}" \
+  --update-cmd "$update_cmd" --update-expect "validation error 12.5%" || status=$?
+
+# The servers' own logs: every request the browser made was a GET (or HEAD), none with data.
+others=$(cat "$work/http.log" "$work/http-isolated.log" | grep -E '"[A-Z]+ ' | grep -vE '"(GET|HEAD) ' || true)
+if [ -z "$others" ] && grep -q '"GET /model.onnx' "$work/http.log"; then
+  echo "PASS servers saw only GET/HEAD requests ($(grep -cE '"(GET|HEAD) ' "$work/http.log") on the plain server)"
+else
+  echo "FAIL servers saw requests other than GET/HEAD: $others"; status=1
+fi
 exit "$status"

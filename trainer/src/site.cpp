@@ -1,10 +1,14 @@
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "ursa/commands.h"
+#include "ursa/fetch.h"
 #include "ursa/io.h"
 #include "ursa/model_info.h"
 
@@ -21,6 +25,8 @@ const std::vector<std::string> kCoreFiles = {"ursa_core.mjs", "ursa_core.wasm"};
 // Source files of web/ that are not part of the site.
 const std::set<std::string> kNotShipped = {"package.json", "package-lock.json", "node_modules", "README.md"};
 constexpr const char* kSiteMarker = ".ursa-site";
+// Where sw.js receives the site's version and file list (see stamp_build).
+constexpr const char* kBuildToken = "/* @ursa-build */ null";
 
 // First existing folder among: the flag, the environment variable, the build-tree default.
 std::string locate(const std::string& flag, const char* env, const fs::path& fallback) {
@@ -57,8 +63,13 @@ Result<bool> copy_files(const fs::path& from, const std::vector<std::string>& fi
     return true;
 }
 
+// The policy of index.html's <meta http-equiv="Content-Security-Policy"> (keep the two equal).
+constexpr const char* kSiteCsp =
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; "
+    "img-src 'self' blob:; style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'";
+
 // README.txt of the site: what it is and how to host it.
-std::string site_readme(const ModelInfo& info) {
+std::string site_readme(const ModelInfo& info, const std::string& version) {
     std::string labels;
     for (size_t i = 0; i < info.labels.size(); ++i) labels += (i ? ", " : "") + info.labels[i];
     return "This folder is a photo classifier made by ursa " URSA_VERSION " (ursa web).\n"
@@ -79,12 +90,80 @@ std::string site_readme(const ModelInfo& info) {
            "    Cross-Origin-Opener-Policy: same-origin\n"
            "    Cross-Origin-Embedder-Policy: require-corp\n"
            "\n"
+           "index.html carries a strict Content-Security-Policy in a <meta> tag (this site's\n"
+           "own files only, no inline script, WebAssembly allowed):\n"
+           "\n"
+           "    Content-Security-Policy: " + std::string(kSiteCsp) + "\n"
+           "\n"
+           "Do not send it as a header for the worker scripts: core's bindings (Embind)\n"
+           "build small functions at run time, which that policy forbids in a worker.\n"
+           "\n"
            "Offline: after one visit a service worker (sw.js) keeps every file, so the page\n"
            "keeps working without a network. Serve the files with their usual types (.wasm\n"
            "as application/wasm, .mjs as text/javascript).\n"
            "\n"
+           "Updates: this build is version " + version + ". Upload a new build over this one\n"
+           "(the whole folder); a visitor's open page then offers \"A new version is available\n"
+           "- Reload\" and switches over when they click it. Unchanged files are not\n"
+           "downloaded again.\n"
+           "\n"
            "Another model: the page's \"Use another model\" link loads any .onnx exported by\n"
            "`ursa export`; to ship it, replace model.onnx (or run `ursa web` again).\n";
+}
+
+// Every file under dir (not dot-files), relative, with '/' separators, sorted.
+std::vector<std::string> site_files(const fs::path& dir) {
+    std::vector<std::string> files;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (!name.empty() && name[0] == '.') {
+            if (it->is_directory()) it.disable_recursion_pending();
+            continue;
+        }
+        if (it->is_regular_file()) files.push_back(it->path().lexically_relative(dir).generic_string());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+// The site's version (from the SHA-256 of every file) and its file list with their
+// hashes, written into sw.js: a new build is a byte-different sw.js, which is how
+// browsers notice an update, and the service worker caches exactly these files,
+// checks them by hash and reuses the ones an earlier version already holds.
+Result<std::string> stamp_build(const fs::path& dir, const ModelInfo& info) {
+    nlohmann::json files = nlohmann::json::object();
+    std::string lines;
+    for (const auto& f : site_files(dir)) {
+        if (f == "README.txt") continue;  // written below, with the version
+        auto sha = sha256_file((dir / f).string());
+        if (!sha) return sha.error();
+        if (f != "sw.js") files[f] = *sha;  // sw.js: its source counts for the version
+        lines += f + " " + *sha + "\n";
+    }
+    const fs::path list = dir / ".ursa-files";
+    if (auto ok = write_file_atomic(list.string(), lines.data(), lines.size(), false); !ok) return ok.error();
+    auto digest = sha256_file(list.string());
+    std::error_code ec;
+    fs::remove(list, ec);
+    if (!digest) return digest.error();
+    const std::string version = digest->substr(0, 12);
+
+    const fs::path sw = dir / "sw.js";
+    if (fs::is_regular_file(sw)) {
+        auto bytes = read_file(sw.string());
+        if (!bytes) return bytes.error();
+        std::string text(bytes->begin(), bytes->end());
+        if (const auto at = text.find(kBuildToken); at != std::string::npos) {
+            const nlohmann::json build = {{"version", version}, {"files", files}};
+            text.replace(at, std::char_traits<char>::length(kBuildToken), build.dump());
+            if (auto ok = write_file_atomic(sw.string(), text); !ok) return ok.error();
+        }
+    }
+    if (auto ok = write_file_atomic((dir / "README.txt").string(), site_readme(info, version)); !ok)
+        return ok.error();
+    return version;
 }
 
 Result<bool> assemble(const SiteOptions& o, const ModelInfo& info, const fs::path& web, const fs::path& wasm,
@@ -97,8 +176,9 @@ Result<bool> assemble(const SiteOptions& o, const ModelInfo& info, const fs::pat
     if (auto ok = copy_files(ort, kOrtFiles, tmp / "ort"); !ok) return ok;
     fs::copy_file(o.model, tmp / "model.onnx", ec);
     if (ec) return make_error("cannot copy " + o.model + ": " + ec.message());
-    if (auto ok = write_file_atomic((tmp / "README.txt").string(), site_readme(info)); !ok) return ok;
-    return write_file_atomic((tmp / kSiteMarker).string(), std::string("made by ursa web\n"));
+    auto version = stamp_build(tmp, info);
+    if (!version) return version.error();
+    return write_file_atomic((tmp / kSiteMarker).string(), std::string("made by ursa web\nversion " + *version + "\n"));
 }
 
 }  // namespace
