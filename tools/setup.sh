@@ -12,7 +12,7 @@ packages=(
   clang libclang-rt-14-dev
   # trainer and CLI
   libtorch-dev libcli11-dev nlohmann-json3-dev libfmt-dev
-  libonnx-dev libprotobuf-dev protobuf-compiler libcurl4-openssl-dev libssl-dev
+  libonnx-dev libprotobuf-dev protobuf-compiler libcurl4-openssl-dev libssl-dev libcpp-httplib-dev
   # wasm build and its Node runtime
   emscripten nodejs
   # browser end-to-end tests

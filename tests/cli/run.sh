@@ -86,6 +86,57 @@ check "lr-find's SVG is well-formed XML" "$py" -c "import sys, xml.dom.minidom; 
 run lr_find_bad 2 "$ursa" lr-find data --start-lr 1 --end-lr 0.1
 check "lr-find refuses an end below the start" contains lr_find_bad.err "--start-lr < --end-lr"
 
+# --- interpret: confusion matrix, most confused, top losses, the HTML report -------------
+run interpret_run 1 "$ursa" interpret ft_full --top-k 4 -o report.html
+check "interpret names the unreadable validation file, and goes on" contains interpret_run.err "skipped data/green/notes.jpg: not an image"
+check "interpret rebuilds the run's split (12 valid, 1 unreadable)" contains interpret_run.out "11 valid images"
+check "interpret prints the confusion matrix" contains interpret_run.out "confusion matrix (rows actual, columns predicted)"
+check "interpret writes the report" test -s report.html
+"$py" - report.html interpret_run.out >interpret_check.out 2>&1 <<'PY'
+import re, sys
+from html.parser import HTMLParser
+class P(HTMLParser):
+    def __init__(self):
+        super().__init__(); self.cells = []; self.rows = []; self.figs = []; self.ids = {}; self.cur = None; self.text = ""
+        self.table = None; self.mc = []; self.row = None; self.imgs = 0; self.external = []
+    def handle_starttag(self, tag, a):
+        a = dict(a)
+        if tag == "table": self.table = a.get("id")
+        if tag == "tr" and self.table == "confusion": self.row = []; self.rows.append(self.row)
+        if tag == "tr" and self.table == "most-confused": self.row = []; self.mc.append(self.row)
+        if tag == "td" and self.table == "confusion": self.row.append(int(a["data-count"]))
+        if tag == "td" and self.table == "most-confused": self.cur = "mc"; self.text = ""
+        if tag == "figure": self.figs.append(a.get("data-file"))
+        if tag == "img":
+            self.imgs += 1
+            if not a["src"].startswith("data:image/png;base64,"): self.external.append(a["src"])
+        if tag == "span": self.cur = a.get("id"); self.text = ""
+    def handle_data(self, d):
+        if self.cur: self.text += d
+    def handle_endtag(self, tag):
+        if tag == "span" and self.cur: self.ids[self.cur] = self.text; self.cur = None
+        if tag == "td" and self.cur == "mc": self.row.append(self.text); self.cur = None
+        if tag == "table": self.table = None
+p = P(); p.feed(open(sys.argv[1]).read())
+cm = [r for r in p.rows if r]
+n = int(p.ids["count"]); wrong = int(p.ids["wrong"])
+assert len(cm) == 3 and all(len(r) == 3 for r in cm), cm
+assert sum(map(sum, cm)) == n, (cm, n)
+assert n - sum(cm[i][i] for i in range(3)) == wrong, (cm, wrong)
+labels = ["blue", "green", "red"]
+for row in [r for r in p.mc if r]:
+    a, b, c = labels.index(row[0]), labels.index(row[1]), int(row[2])
+    assert cm[a][b] == c and a != b, (row, cm)
+assert len(p.figs) == min(4, n) and p.imgs == len(p.figs) and not p.external, (p.figs, p.external)
+text = open(sys.argv[2]).read()
+assert f"{n} valid images, {wrong} wrong" in text, text
+assert "<svg" in open(sys.argv[1]).read()
+print("report ok", n, wrong)
+PY
+check "the report's matrix, most-confused pairs, counts and top losses agree (self-contained)" grep -q "report ok" interpret_check.out || cat interpret_check.out
+run interpret_missing 2 "$ursa" interpret ft_full --data nowhere
+check "interpret names a missing dataset folder" contains interpret_missing.err "nowhere"
+
 # --- export ------------------------------------------------------------------------------
 run export 0 "$ursa" export run -o model.onnx
 "$py" - model.onnx >onnx_check.out 2>&1 <<'PY'
@@ -158,7 +209,7 @@ run bad_arch 2 "$ursa" train data --out x --arch vgg
 run no_subcommand 2 "$ursa"
 run train_missing_data 2 "$ursa" train does-not-exist --out x
 check "a missing dataset folder is named" contains train_missing_data.err "does-not-exist"
-for sub in import-mnist preprocess train export predict web verify summary show-batch lr-find; do
+for sub in import-mnist preprocess train export predict web verify summary show-batch lr-find interpret; do
   run "help_$sub" 0 "$ursa" "$sub" --help
 done
 run export_no_run 2 "$ursa" export nowhere -o x.onnx
@@ -243,6 +294,44 @@ run verify_again 1 "$ursa" verify vdata --move-bad quarantine
 check "a second move never overwrites" test -f "quarantine/red/corrupt (2).jpg" -a -f quarantine/red/corrupt.jpg
 run verify_missing 2 "$ursa" verify no-such-folder
 check "a missing folder is named" contains verify_missing.err "no-such-folder"
+
+# --- clean: a plan applied by moving files (nothing deleted), undone byte for byte ------
+cp -r data cdata
+cp cdata/green/green_01.jpg cdata/blue/red_01.jpg  # so relabelling red/red_01.jpg to blue clashes
+tree_sums() { (cd "$1" && find . -path ./.ursa-trash -prune -o -type f -print0 | sort -z | xargs -0 sha256sum); }
+tree_sums cdata >clean_before.sha
+cat >plan.json <<'JSON'
+{"version": 1, "data": "cdata", "items": [
+  {"file": "red/corrupt.jpg", "action": "delete"},
+  {"file": "green/notes.jpg", "action": "delete"},
+  {"file": "red/red_01.jpg", "action": "relabel", "label": "blue"},
+  {"file": "blue/blue_05.jpg", "action": "relabel", "label": "purple"}]}
+JSON
+run clean_dry 0 "$ursa" clean --data cdata --plan plan.json --apply --dry-run
+check "clean --dry-run prints the delete" grep -qE "^delete  red/corrupt.jpg -> .ursa-trash/[0-9-]+/red/corrupt.jpg$" clean_dry.out
+check "clean --dry-run prints the relabel with its clash-free name" contains clean_dry.out "relabel red/red_01.jpg -> blue/red_01 (2).jpg"
+check "clean --dry-run leaves no trash or journal" test ! -e cdata/.ursa-trash
+check "clean --dry-run changes no file" cmp -s clean_before.sha <(tree_sums cdata)
+run clean_plan_data 0 "$ursa" clean --plan plan.json --apply --dry-run
+check "without RUN or --data the plan's data is used" contains clean_plan_data.out "relabel blue/blue_05.jpg -> purple/blue_05.jpg"
+run clean_run_data 0 "$ursa" clean run --plan plan.json --apply --dry-run
+check "RUN's dataset wins over the plan's, and clean says so" contains clean_run_data.err "the plan names data cdata; using data"
+run clean_apply 0 "$ursa" clean --data cdata --plan plan.json --apply
+check "clean --apply moves deleted files into the trash" test -f cdata/.ursa-trash/*/red/corrupt.jpg -a ! -e cdata/red/corrupt.jpg
+check "clean --apply relabels without overwriting" test -f "cdata/blue/red_01 (2).jpg" -a -f cdata/blue/red_01.jpg -a -f cdata/purple/blue_05.jpg
+check "clean --apply writes its journal" grep -q '"state": "applied"' cdata/.ursa-trash/*/journal.json
+check "clean --apply sums up" contains clean_apply.out "4 moved (2 deleted into .ursa-trash/"
+run clean_undo 0 "$ursa" clean --data cdata/ --undo
+check "clean --undo restores every file byte for byte" cmp -s clean_before.sha <(tree_sums cdata)
+check "clean --undo removes the label folder the apply made" test ! -e cdata/purple
+run clean_undo_again 0 "$ursa" clean --data cdata --undo
+check "a second --undo has nothing left to undo" contains clean_undo_again.out "nothing to undo"
+echo '{"version": 1, "items": [{"file": "../x.jpg", "action": "delete"}]}' >bad_plan.json
+run clean_bad_plan 2 "$ursa" clean --data cdata --plan bad_plan.json --apply
+check "a bad plan names the item and the reason" contains clean_bad_plan.err 'items[0] (../x.jpg): "file" must not contain ".."'
+run clean_no_plan 2 "$ursa" clean --data cdata --apply
+check "--apply without --plan says what is missing" contains clean_no_plan.err "--plan"
+run help_clean 0 "$ursa" clean --help
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -21,5 +21,6 @@ void add_show_batch(CLI::App& app, Run& run);
 void add_lr_find(CLI::App& app, Run& run);
 void add_interpret(CLI::App& app, Run& run);
 void add_fetch_weights(CLI::App& app, Run& run);
+void add_clean(CLI::App& app, Run& run);
 
 }  // namespace ursa::cli

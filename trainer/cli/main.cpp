@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
     ursa::cli::add_lr_find(app, run);
     ursa::cli::add_interpret(app, run);
     ursa::cli::add_fetch_weights(app, run);
+    ursa::cli::add_clean(app, run);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -223,7 +223,6 @@ Result<Interpretation> interpret_run(const InterpretOptions& io) {
             it.predicted = static_cast<int>(best[static_cast<int64_t>(j)].item<int64_t>());
             it.prob = std::exp(logp[static_cast<int64_t>(j)][it.predicted].item<double>());
             it.loss = -logp[static_cast<int64_t>(j)][it.actual].item<double>();
-            it.image = std::move(prepared.images[i]);
             r.items.push_back(std::move(it));
         }
         bar.update(static_cast<size_t>(start / bs + 1));
@@ -329,12 +328,17 @@ std::string report_html(const InterpretOptions& io, const Interpretation& r,
 
     h += "<h2>Top losses</h2>\n<p>Captions: predicted / actual / loss / probability of the prediction, as fastai's "
          "plot_top_losses. Images as the model saw them.</p>\n<div class=\"grid\" id=\"top-losses\">\n";
+    // The top losses as the model saw them (validation transforms), decoded again:
+    // only these k images are held in memory.
     for (size_t i : top) {
         const auto& it = r.items[i];
+        const Prepared view = prepare_items({{it.path, it.actual}}, config->input, DecodeOptions{r.options.max_pixels},
+                                            1, "");
+        if (view.images.empty()) continue;  // changed on disk since it was classified
         const std::string caption = r.vocab[it.predicted] + "/" + r.vocab[it.actual] + " / " + fmt("%.2f", it.loss) +
                                     " / " + fmt("%.2f", it.prob);
         h += "<figure class=\"top-loss\" data-file=\"" + xml_escape(it.path) + "\"><img alt=\"" + xml_escape(it.path) +
-             "\" src=\"data:image/png;base64," + base64(encode_png(it.image)) + "\"><figcaption><b>" +
+             "\" src=\"data:image/png;base64," + base64(encode_png(view.images[0])) + "\"><figcaption><b>" +
              xml_escape(caption) + "</b><br>" + xml_escape(it.path) + "</figcaption></figure>\n";
     }
     h += "</div>\n";

@@ -32,10 +32,11 @@ void ProgressBar::finish() {
     if (finished_) return;
     finished_ = true;
     draw(true);
-    if (tty_) std::fputc('\n', stderr);
+    if (tty_ && !title_.empty()) std::fputc('\n', stderr);
 }
 
 void ProgressBar::draw(bool force) {
+    if (title_.empty()) return;  // an untitled bar is silent (small internal jobs)
     const auto now = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(now - start_).count();
     const double frac = total_ ? static_cast<double>(done_) / total_ : 1.0;

@@ -5,6 +5,7 @@
 #include <map>
 #include <system_error>
 
+#include "ursa/clean.h"  // free_destination
 #include "ursa/commands.h"
 #include "ursa/dataset.h"
 #include "ursa/io.h"
@@ -15,15 +16,6 @@ namespace fs = std::filesystem;
 namespace ursa {
 
 namespace {
-
-// A destination under `dir` that does not exist yet: the same relative path, with
-// " (2)", " (3)", … before the extension when that name is taken.
-fs::path free_destination(const fs::path& dir, const fs::path& rel) {
-    fs::path dest = dir / rel;
-    for (int k = 2; fs::exists(dest); ++k)
-        dest = dir / rel.parent_path() / (rel.stem().string() + " (" + std::to_string(k) + ")" + rel.extension().string());
-    return dest;
-}
 
 // rename, or copy + remove across file systems; the source goes only once the copy
 // is complete.

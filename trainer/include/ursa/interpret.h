@@ -18,7 +18,6 @@ struct ItemResult {
     int actual = 0, predicted = 0;
     double prob = 0;  // softmax probability of the predicted label
     double loss = 0;  // cross-entropy against the actual label
-    Image image;      // what the model saw (validation transforms), before normalisation
 };
 
 struct Interpretation {

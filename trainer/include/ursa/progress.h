@@ -7,6 +7,7 @@
 
 namespace ursa {
 
+// An empty title makes a silent bar.
 class ProgressBar {
   public:
     ProgressBar(std::string title, size_t total);
