@@ -19,6 +19,13 @@ tree_hash() { (cd "$1" && find . -path ./.ursa-trash -prune -o -type f -print0 |
 [ -f run/config.json ] || { echo "FAIL training the run for the cleaner"; cat train.err; exit 1; }
 tree_hash data >before.txt
 
+# The interpret report, rendered by Chromium for a screenshot (look at it).
+"$ursa" interpret run -o report.html >interpret.out 2>interpret.err
+check "interpret writes the report (exit 1: a validation file is unreadable)" test $? -eq 1 -a -s report.html
+/usr/bin/chromium --headless --no-sandbox --disable-gpu --window-size=1000,2400 --screenshot="$work/report.png" \
+  "file://$work/report.html" >/dev/null 2>&1
+check "the report renders to a screenshot" test -s report.png
+
 "$ursa" clean run --serve --plan plan.json >serve.out 2>serve.err &
 pid=$!
 for _ in $(seq 1 600); do grep -q '^cleaner: http' serve.out && break; sleep 0.2; done

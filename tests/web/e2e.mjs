@@ -432,9 +432,14 @@ async function checkKeyboard(page, args) {
   check('the focused picker shows a focus ring', filesOutline && filesOutline !== 'none', String(filesOutline));
 
   let count = await resultCount(page);
-  await page.focus('#files');
-  const chooser = await Promise.all([page.waitForEvent('filechooser', { timeout: 5000 }), page.keyboard.press('Enter')])
-    .then(([c]) => c, () => null);
+  // Up to 3 tries: on a loaded 2-core machine Chromium sometimes drops the first key
+  // press while the page is busy (seen once in three runs).
+  let chooser = null;
+  for (let attempt = 0; attempt < 3 && !chooser; attempt++) {
+    await page.focus('#files');
+    chooser = await Promise.all([page.waitForEvent('filechooser', { timeout: 10000 }), page.keyboard.press('Enter')])
+      .then(([c]) => c, () => null);
+  }
   if (check('Enter on the focused picker opens the file chooser', Boolean(chooser && chooser.isMultiple()))) {
     await chooser.setFiles(args.photo);
     await waitResults(page, count + 1, args.timeout);

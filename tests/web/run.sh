@@ -106,14 +106,14 @@ EOF
 free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 port=$(free_port)
 port2=$(free_port)
-header_csp=()
-if grep -q "new Function" "$work/site/core/ursa_core.mjs"; then
-  echo "info: core's bindings build functions at run time: the isolated server sends no CSP header"
-  csp_header=""
-else
-  csp_header=$csp
-  header_csp=(--csp-header)
+# core is linked with -sDYNAMIC_EXECUTION=0: its glue must not build code at run time.
+if grep -q "new Function\|eval(" "$work/site/core/ursa_core.mjs"; then
+  echo "FAIL core's bindings build functions at run time (new Function/eval): a CSP header would break the page"
+  exit 1
 fi
+echo "PASS core's bindings need no eval, so the CSP also holds as a header (workers included)"
+csp_header=$csp
+header_csp=(--csp-header)
 "$python" -m http.server "$port" --bind 127.0.0.1 --directory "$work/site" >"$work/http.log" 2>&1 &
 server=$!
 "$python" "$work/serve_isolated.py" "$port2" "$work/site" "$csp_header" >"$work/http-isolated.log" 2>&1 &
