@@ -10,8 +10,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 rm -rf "$2" && mkdir -p "$2" && work=$(realpath "$2")
 cd "$work"
-failed=0
-check() { local name=$1; shift; if "$@"; then echo "PASS $name"; else echo "FAIL $name"; failed=$((failed + 1)); fi; }
+source "$repo/tests/cli/lib.sh"
 tree_hash() { (cd "$1" && find . -path ./.ursa-trash -prune -o -type f -print0 | sort -z | xargs -0 sha256sum); }
 
 /usr/bin/python3 "$repo/tests/cli/make_data.py" data

@@ -11,19 +11,7 @@ py=/usr/bin/python3
 rm -rf "$2" && mkdir -p "$2" && work=$(realpath "$2")
 cd "$work"
 
-passed=0
-failed=0
-ok() { echo "PASS $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1"; failed=$((failed + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-# run NAME EXPECTED_RC CMD... : runs CMD, keeps stdout/stderr in NAME.out/.err
-run() {
-  local name=$1 want=$2; shift 2
-  "$@" >"$name.out" 2>"$name.err"
-  local rc=$?
-  if [ "$rc" -eq "$want" ]; then ok "$name exits $want"; else bad "$name exits $rc, expected $want"; cat "$name.err"; fi
-}
-contains() { grep -qF -- "$2" "$1" || { echo "  $1 lacks: $2"; return 1; }; }
+source "$here/lib.sh"
 same() { cmp -s "$1" "$2" || { echo "  $2 differs from $1"; return 1; }; }
 last_line() { [ "$(tail -n1 "$1")" = "$2" ] || { echo "  last line of $1 is '$(tail -n1 "$1")', expected '$2'"; return 1; }; }
 absent() { [ ! -e "$1" ] || { echo "  $1 exists"; return 1; }; }

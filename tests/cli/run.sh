@@ -11,20 +11,7 @@ py=/usr/bin/python3
 rm -rf "$2" && mkdir -p "$2" && work=$(realpath "$2")
 cd "$work"
 
-passed=0
-failed=0
-ok() { echo "PASS $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1"; failed=$((failed + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-# run NAME EXPECTED_RC CMD... : runs CMD, keeps stdout/stderr in NAME.out/.err
-run() {
-  local name=$1 want=$2; shift 2
-  "$@" >"$name.out" 2>"$name.err"
-  local rc=$?
-  if [ "$rc" -eq "$want" ]; then ok "$name exits $want"; else bad "$name exits $rc, expected $want"; cat "$name.err"; fi
-}
-contains() { grep -qF -- "$2" "$1"; }
-lacks() { ! grep -qF -- "$2" "$1"; }
+source "$here/lib.sh"
 
 "$py" "$here/make_data.py" data
 
@@ -68,12 +55,18 @@ run resume 1 "$ursa" train --resume ft_crash
 check "resume says where it goes on" grep -qE "^[1-3] of 4 epochs were done" resume.out
 check "the resumed run ends with the same weights, bit for bit" cmp -s ft_full/model.safetensors ft_crash/model.safetensors
 check "the resumed run has the same history" test "$(cut -d, -f1-4 ft_full/history.csv)" = "$(cut -d, -f1-4 ft_crash/history.csv)"
-run resume_done 1 "$ursa" train --resume ft_crash
-check "resuming a finished run trains nothing more" contains resume_done.out "4 of 4 epochs were done"
+run resume_done 1 "$ursa" train data --out ft_crash --resume
+check "resuming a finished run (--out RUN --resume) trains nothing more" contains resume_done.out "4 of 4 epochs were done"
 run resume_missing 2 "$ursa" train --resume data
 check "resuming a folder without a checkpoint names the file" contains resume_missing.err "data/checkpoint.safetensors does not exist"
 run train_no_out 2 "$ursa" train data
 check "train without --out or --resume names what is missing" contains train_no_out.err "--out"
+if /usr/bin/python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+  echo "info: this machine has CUDA; the no-CUDA error is not checked"
+else
+  run no_cuda 2 "$ursa" train data --arch small --size 32 --epochs 1 --bs 8 --device cuda --out x
+  check "--device cuda without CUDA says so" contains no_cuda.err "--device cuda: this libtorch sees no CUDA GPU"
+fi
 run small_pretrained 2 "$ursa" train data --arch small --size 32 --epochs 1 --bs 8 --pretrained ft_full/model.safetensors --out x
 check "resnet18 weights do not fit --arch small, and the error says why" contains small_pretrained.err "3x3"
 

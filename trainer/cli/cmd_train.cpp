@@ -57,6 +57,9 @@ void add_model_options(CLI::App* sub, const std::shared_ptr<TrainOptions>& o,
                     "is then fastai's fine_tune")
         ->check(CLI::ExistingFile);
     sub->add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+    sub->add_option("--device", o->device, "Where to train: cuda needs a libtorch built with CUDA; auto uses it when present")
+        ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+        ->capture_default_str();
     sub->add_option("--precision", *precision, "fp32, or bf16 autocast (fast on CPUs with AMX/AVX-512 bf16)")
         ->check(CLI::IsMember({"fp32", "bf16"}))
         ->capture_default_str();
@@ -83,10 +86,13 @@ void add_train(CLI::App& app, Run& run) {
     sub->add_option("--wd", o->weight_decay, "Weight decay (decoupled)")->capture_default_str();
     sub->add_option("--limit-train", o->limit_train, "Train on a random subset of N training images (0 = all)")
         ->check(CLI::NonNegativeNumber);
-    sub->add_option("--resume", o->resume,
-                    "Continue the run in this folder from its last checkpoint, with the options it was started with")
-        ->check(CLI::ExistingDirectory);
-    sub->callback([o, finish, precision, &run] {
+    auto* resume = sub->add_option("--resume", o->resume,
+                                   "Continue the run in this folder (default: --out) from its last checkpoint, with "
+                                   "the options it was started with")
+                       ->expected(0, 1);
+    sub->callback([o, finish, precision, resume, &run] {
+        if (resume->count() > 0 && o->resume.empty()) o->resume = o->out;  // `--out RUN --resume`
+        if (resume->count() > 0 && o->resume.empty()) throw CLI::RequiredError("--resume RUN (or --out RUN --resume)");
         if (o->resume.empty() && (o->data.empty() || o->out.empty()))
             throw CLI::RequiredError(o->data.empty() ? "data" : "--out");
         finish();

@@ -573,24 +573,37 @@ Result<CleanPlan> read_clean_plan(const std::string& path) {
     return parse_clean_plan(std::string(bytes->begin(), bytes->end()), path);
 }
 
+namespace {
+
+// Checks DATA, takes the trash lock when `lock_it`, and reads the journals; false
+// after printing the error.
+bool open_data(const fs::path& data, bool lock_it, TrashLock& lock, Result<std::vector<Journal>>& journals) {
+    std::error_code ec;
+    if (!fs::is_directory(data, ec)) {
+        std::fprintf(stderr, "error: %s is not a folder\n", data.string().c_str());
+        return false;
+    }
+    if (lock_it)
+        if (auto ok = lock.take(data); !ok) {
+            std::fprintf(stderr, "error: %s\n", ok.error().message.c_str());
+            return false;
+        }
+    journals = load_journals(data);
+    if (!journals) {
+        std::fprintf(stderr, "error: %s\n", journals.error().message.c_str());
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
 int apply_clean_plan(const std::string& data_dir, const CleanPlan& plan, const CleanOptions& o) {
     const fs::path data = data_dir;
     std::error_code ec;
-    if (!fs::is_directory(data, ec)) {
-        std::fprintf(stderr, "error: %s is not a folder\n", data_dir.c_str());
-        return 2;
-    }
     TrashLock lock;
-    if (!o.dry_run)
-        if (auto ok = lock.take(data); !ok) {
-            std::fprintf(stderr, "error: %s\n", ok.error().message.c_str());
-            return 2;
-        }
-    auto journals = load_journals(data);
-    if (!journals) {
-        std::fprintf(stderr, "error: %s\n", journals.error().message.c_str());
-        return 2;
-    }
+    Result<std::vector<Journal>> journals = std::vector<Journal>{};
+    if (!open_data(data, !o.dry_run, lock, journals)) return 2;
     if (Journal* last = last_active(*journals)) {
         const std::string where = std::string(kTrash) + "/" + last->name + "/" + kJournal;
         if (last->state == "undoing") {
@@ -642,21 +655,9 @@ int apply_clean_plan(const std::string& data_dir, const CleanPlan& plan, const C
 int undo_last_clean(const std::string& data_dir, const CleanOptions& o) {
     const fs::path data = data_dir;
     std::error_code ec;
-    if (!fs::is_directory(data, ec)) {
-        std::fprintf(stderr, "error: %s is not a folder\n", data_dir.c_str());
-        return 2;
-    }
     TrashLock lock;
-    if (!o.dry_run && fs::is_directory(data / kTrash, ec))
-        if (auto ok = lock.take(data); !ok) {
-            std::fprintf(stderr, "error: %s\n", ok.error().message.c_str());
-            return 2;
-        }
-    auto journals = load_journals(data);
-    if (!journals) {
-        std::fprintf(stderr, "error: %s\n", journals.error().message.c_str());
-        return 2;
-    }
+    Result<std::vector<Journal>> journals = std::vector<Journal>{};
+    if (!open_data(data, !o.dry_run && fs::is_directory(data / kTrash, ec), lock, journals)) return 2;
     Journal* last = last_active(*journals);
     if (!last) {
         std::printf("nothing to undo in %s\n", data_dir.c_str());

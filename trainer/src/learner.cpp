@@ -169,12 +169,19 @@ double Learner::train_batch(const std::vector<int64_t>& idx, const std::vector<d
     Batch b = make_batch(train_data, idx, spec, options.augment ? &aug : nullptr);
     opt.set_lrs(lrs);
     opt.set_mom(mom);
-    at::autocast::set_cpu_enabled(options.bf16);
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    torch::Tensor logits = model->forward(b.images.contiguous(kMemoryFormat));
-    at::autocast::set_cpu_enabled(false);
+    const bool cuda = device.is_cuda();
+    if (cuda) {
+        at::autocast::set_enabled(options.bf16);
+        at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    } else {
+        at::autocast::set_cpu_enabled(options.bf16);
+        at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    }
+    torch::Tensor logits = model->forward(b.images.to(device).contiguous(kMemoryFormat));
+    if (cuda) at::autocast::set_enabled(false);
+    else at::autocast::set_cpu_enabled(false);
     if (options.bf16) at::autocast::clear_cache();
-    torch::Tensor loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), b.labels);
+    torch::Tensor loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), b.labels.to(device));
     opt.zero_grad();
     loss.backward();
     opt.step();
@@ -193,7 +200,8 @@ std::pair<double, double> Learner::validate() {
         std::vector<int64_t> idx;
         for (int64_t i = start; i < std::min(n, start + bs_); ++i) idx.push_back(i);
         Batch b = make_batch(valid_data, idx, spec);
-        torch::Tensor logits = model->forward(b.images.contiguous(kMemoryFormat)).to(torch::kFloat32);
+        b.labels = b.labels.to(device);
+        torch::Tensor logits = model->forward(b.images.to(device).contiguous(kMemoryFormat)).to(torch::kFloat32);
         loss_sum += torch::nn::functional::cross_entropy(
                         logits, b.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                         .item<double>();
@@ -268,6 +276,7 @@ nlohmann::json options_to_json(const TrainOptions& o) {
             {"augment", o.augment},
             {"aug_mult", o.aug.mult},
             {"bf16", o.bf16},
+            {"device", o.device},
             {"max_pixels", o.max_pixels},
             {"seed", o.seed},
             {"limit_train", o.limit_train},
@@ -297,6 +306,7 @@ Result<TrainOptions> options_from_json(const std::string& text) {
         o.augment = j.at("augment");
         o.aug.mult = j.at("aug_mult");
         o.bf16 = j.at("bf16");
+        o.device = j.value("device", "auto");
         o.max_pixels = j.at("max_pixels");
         o.seed = j.at("seed");
         o.dataset.seed = o.seed;
@@ -457,6 +467,14 @@ int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir) {
         std::fprintf(stderr, "error: unknown architecture '%s'\n", o.arch.c_str());
         return 2;
     }
+    // The device: --device cuda needs a libtorch built with CUDA and a visible GPU;
+    // auto takes the GPU when there is one.
+    const bool has_cuda = torch::cuda::is_available();
+    if (o.device == "cuda" && !has_cuda) {
+        std::fprintf(stderr, "error: --device cuda: this libtorch sees no CUDA GPU (or was built without CUDA)\n");
+        return 2;
+    }
+    const torch::Device device = (o.device == "cuda" || (o.device == "auto" && has_cuda)) ? torch::kCUDA : torch::kCPU;
     if (!o.pretrained.empty() && !fs::exists(o.pretrained)) {
         std::fprintf(stderr, "error: pretrained weights %s do not exist (`ursa fetch-weights %s` downloads them)\n",
                      o.pretrained.c_str(), o.arch.c_str());
@@ -508,8 +526,12 @@ int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir) {
         }
         std::printf("body weights from %s\n", o.pretrained.c_str());
     }
+    if (device.is_cuda()) torch::cuda::manual_seed_all(o.seed);
+    model->to(device);
     set_memory_format(*model, kMemoryFormat);
     s.learner = std::make_unique<Learner>(model, o, std::move(train_data), std::move(valid_data));
+    s.learner->device = device;
+    std::printf("device: %s\n", device.is_cuda() ? "cuda" : "cpu");
     return 0;
 }
 
@@ -525,6 +547,9 @@ int train(const TrainOptions& given) {
             return 2;
         }
         o = c->options;
+        if (!given.data.empty() && fs::path(given.data).lexically_normal() != fs::path(o.data).lexically_normal())
+            std::fprintf(stderr, "note: the run was started on %s; that folder is used, not %s\n", o.data.c_str(),
+                         given.data.c_str());
         o.out = given.resume;
         o.resume = given.resume;
         o.threads = given.threads;

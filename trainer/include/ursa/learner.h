@@ -29,6 +29,7 @@ struct TrainOptions {
     bool augment = true;         // fastai's aug_transforms on training batches
     AugOptions aug;
     bool bf16 = false;           // bf16 autocast for convolutions (AMX on recent Xeons)
+    std::string device = "auto"; // auto | cpu | cuda
     int64_t max_pixels = kDefaultMaxPixels;
     uint64_t seed = 42;
     int64_t limit_train = 0;     // use only the first N training items (0 = all)
@@ -126,6 +127,7 @@ class Learner {
     TrainOptions options;
     InputSpec spec;
     Prepared train_data, valid_data;
+    torch::Device device{torch::kCPU};  // where the model and batches live
 
   private:
     int64_t bs_;

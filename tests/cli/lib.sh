@@ -1,0 +1,15 @@
+# Shared helpers of the shell tests (source it): PASS/FAIL lines and counters.
+passed=0
+failed=0
+ok() { echo "PASS $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL $1"; failed=$((failed + 1)); }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+# run NAME EXPECTED_RC CMD... : runs CMD, keeps stdout/stderr in NAME.out/.err
+run() {
+  local name=$1 want=$2; shift 2
+  "$@" >"$name.out" 2>"$name.err"
+  local rc=$?
+  if [ "$rc" -eq "$want" ]; then ok "$name exits $want"; else bad "$name exits $rc, expected $want"; cat "$name.err"; fi
+}
+contains() { grep -qF -- "$2" "$1" || { echo "  $1 lacks: $2"; return 1; }; }
+lacks() { ! grep -qF -- "$2" "$1"; }
