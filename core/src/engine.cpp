@@ -265,6 +265,12 @@ Status GraphEngine::add_node(const onnx::Node& node, int64_t opset) {
         if (it == slots_.end()) return fail("input '" + name + "' is not produced by any earlier node");
         step.in.push_back(it->second);
     }
+    if (step.op->passthrough() && step.in.size() == 1 && step.in[0] >= 0 && node.outputs.size() == 1 &&
+        !node.outputs[0].empty()) {  // the output is another name for the input's value
+        if (slots_.count(node.outputs[0])) return fail("output '" + node.outputs[0] + "' is defined twice");
+        slots_[node.outputs[0]] = step.in[0];
+        return ok();
+    }
     for (const auto& name : node.outputs) {
         if (name.empty()) {
             if (step.out.empty()) return fail("the first output has no name");

@@ -42,6 +42,64 @@ Result<std::unique_ptr<Op>> make_identity(OpInit&) {
     return make_unary([](float x) { return x; });
 }
 
+// ---- Cast. Every value is held as float whatever its ONNX type, so a cast to FLOAT
+// or DOUBLE changes nothing and is planned away (no copy: a FLOAT16 initializer,
+// widened exactly at load, followed by a Cast to FLOAT costs nothing per run). To
+// FLOAT16 and BFLOAT16 it rounds to nearest even; to integer types it truncates toward
+// zero, saturating (NaN gives 0; ONNX leaves out-of-range casts undefined); to BOOL it
+// tests != 0.
+
+class Passthrough final : public Op {
+  public:
+    Status run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) override {
+        *out[0] = *in[0];
+        return ok();
+    }
+    bool passthrough() const override { return true; }
+};
+
+Result<std::unique_ptr<Op>> make_cast(OpInit& init) {
+    init.attrs.ignore("saturate");  // opset 19: only affects float8 targets
+    const int64_t to = init.attrs.i("to", onnx::kUndefined);
+    auto to_int = [](double lo, double hi) {
+        return make_unary([lo, hi](float x) {
+            if (std::isnan(x)) return 0.f;
+            return float(std::min(std::max(std::trunc(double(x)), lo), hi));
+        });
+    };
+    switch (to) {
+        case onnx::kFloat:
+        case onnx::kDouble:
+            return make_op<Passthrough>();
+        case onnx::kFloat16:
+            return make_unary([](float x) { return onnx::half_to_float(onnx::float_to_half(x)); });
+        case onnx::kBfloat16:
+            return make_unary([](float x) { return onnx::bfloat16_to_float(onnx::float_to_bfloat16(x)); });
+        case onnx::kBool:
+            return make_unary([](float x) { return x != 0.f ? 1.f : 0.f; });
+        case onnx::kInt8:
+            return to_int(-128, 127);
+        case onnx::kUint8:
+            return to_int(0, 255);
+        case onnx::kInt16:
+            return to_int(-32768, 32767);
+        case onnx::kUint16:
+            return to_int(0, 65535);
+        case onnx::kInt32:
+            return to_int(-2147483648.0, 2147483647.0);
+        case onnx::kUint32:
+            return to_int(0, 4294967295.0);
+        case onnx::kInt64:
+            return to_int(-9223372036854775808.0, 9223372036854775807.0);
+        case onnx::kUint64:
+            return to_int(0, 18446744073709551615.0);
+        default:
+            init.attrs.reject(std::string("Cast to ") + onnx::data_type_name(int32_t(to)) + " (" +
+                              std::to_string(to) + ") is not supported");
+            return make_op<Passthrough>();
+    }
+}
+
 // ---- Dropout: the identity at inference; the optional mask is all true (1).
 
 class Dropout final : public Op {
@@ -280,6 +338,7 @@ void add_elementwise_ops(std::vector<OpDef>& defs) {
                                 {"Relu", 1, 1, 1, 1, make_relu},
                                 {"Sigmoid", 1, 1, 1, 1, make_sigmoid},
                                 {"Identity", 1, 1, 1, 1, make_identity},
+                                {"Cast", 1, 1, 1, 1, make_cast},
                                 {"Dropout", 1, 3, 1, 2, make_dropout},
                                 {"Clip", 1, 3, 1, 1, make_clip},
                                 {"Add", 2, 2, 1, 1, make_add},

@@ -62,6 +62,9 @@ class Op {
   public:
     virtual ~Op() = default;
     virtual Status run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) = 0;
+    // True if the output is always the first input unchanged (e.g. a Cast to FLOAT):
+    // the plan then gives the output the input's slot and never runs the op.
+    virtual bool passthrough() const { return false; }
 };
 
 struct OpInit {

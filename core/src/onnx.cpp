@@ -377,6 +377,37 @@ float bfloat16_to_float(uint16_t b) {
     return f;
 }
 
+uint16_t float_to_half(float f) {
+    uint32_t x;
+    std::memcpy(&x, &f, 4);
+    const uint16_t sign = uint16_t((x >> 16) & 0x8000);
+    const uint32_t a = x & 0x7fffffffu;
+    if (a > 0x7f800000u) return uint16_t(sign | 0x7e00 | ((a >> 13) & 0x3ff));  // NaN, quiet
+    if (a >= 0x477ff000u) return uint16_t(sign | 0x7c00);  // >= 65520 (65504 + half an ulp): inf
+    if (a >= 0x38800000u) {                                 // normal half (>= 2^-14)
+        // Rebias the exponent (127 → 15) and round the 13 dropped mantissa bits to even;
+        // a carry out of the mantissa correctly bumps the exponent.
+        uint32_t rounded = a + 0xfffu + ((a >> 13) & 1);
+        return uint16_t(sign | ((rounded - 0x38000000u) >> 13));
+    }
+    // Subnormal half: value / 2^-24, rounded to even. Float subnormals (< 2^-126) give 0.
+    const uint32_t exp = a >> 23;
+    const uint32_t shift = 126 - exp;  // 14 at 2^-15 ... ≥ 25 below 2^-25
+    if (exp == 0 || shift > 24) return sign;
+    const uint32_t mant = (a & 0x7fffffu) | 0x800000u;
+    uint32_t q = mant >> shift;
+    const uint32_t rest = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rest > half || (rest == half && (q & 1))) ++q;  // q may reach 0x400, the smallest normal
+    return uint16_t(sign | q);
+}
+
+uint16_t float_to_bfloat16(float f) {
+    uint32_t x;
+    std::memcpy(&x, &f, 4);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return uint16_t((x >> 16) | 0x0040);  // NaN, quiet
+    return uint16_t((x + 0x7fffu + ((x >> 16) & 1)) >> 16);  // overflow rounds to inf
+}
+
 namespace {
 
 Error tensor_error(const RawTensor& rt, const std::string& msg) {

@@ -110,8 +110,13 @@ struct Model {
 Result<Model> parse_model(const uint8_t* data, size_t size);
 Result<TensorData> parse_tensor(const uint8_t* data, size_t size);
 
-// IEEE 754 half and bfloat16 bit patterns to float.
+// IEEE 754 half and bfloat16 bit patterns to float (exact: every value, subnormals,
+// infinities and NaNs included).
 float half_to_float(uint16_t bits);
 float bfloat16_to_float(uint16_t bits);
+// float to the nearest half / bfloat16, ties to even; beyond the largest finite value
+// gives infinity, a NaN stays a (quiet) NaN.
+uint16_t float_to_half(float f);
+uint16_t float_to_bfloat16(float f);
 
 }  // namespace ursa::onnx

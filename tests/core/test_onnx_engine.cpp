@@ -7,8 +7,10 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ursa/engine.h"
@@ -306,6 +308,14 @@ const std::vector<std::string> kOnnxCases = {
     "node/test_transpose_all_permutations_4",
     "node/test_transpose_all_permutations_5",
     "node/test_constant",
+    // Cast between floating types (values are held as float: DOUBLE is float precision).
+    // The BFLOAT16 cases are left out: their data files hold bfloat16 bits as UINT16.
+    "node/test_cast_FLOAT16_to_FLOAT",
+    "node/test_cast_FLOAT_to_FLOAT16",
+    "node/test_cast_FLOAT16_to_DOUBLE",
+    "node/test_cast_DOUBLE_to_FLOAT16",
+    "node/test_cast_FLOAT_to_DOUBLE",
+    "node/test_cast_DOUBLE_to_FLOAT",
     // PyTorch exports (weights as initializers, older opsets)
     "pytorch-converted/test_AvgPool2d",
     "pytorch-converted/test_AvgPool2d_stride",
@@ -380,7 +390,7 @@ TEST_CASE("engine reproduces the ONNX backend test cases") {
     }
     MESSAGE("ONNX backend test cases passed: " << passed << " of " << kOnnxCases.size());
     CHECK(passed == kOnnxCases.size());
-    CHECK(kOnnxCases.size() == 176);  // guards against the list shrinking by accident
+    CHECK(kOnnxCases.size() == 182);  // guards against the list shrinking by accident
 }
 
 // ---- Malformed input
@@ -615,6 +625,208 @@ TEST_CASE("FLOAT16 and INT64 initializers, Constant and Reshape") {
     CHECK((*out)[1].shape == std::vector<int64_t>{6});
     for (size_t k = 0; k < 6; ++k) CHECK((*out)[1].data[k] == expect[k]);
     CHECK(std::signbit((*out)[1].data[5]));
+}
+
+namespace {
+
+// IEEE 754 binary16 by its definition: (-1)^s * 2^(e-15) * 1.m, 2^-14 * 0.m when e == 0.
+float half_reference(uint16_t h) {
+    const int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    float v = e == 31 ? (m ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity())
+              : e == 0 ? std::ldexp(float(m), -24)
+                       : std::ldexp(float(1024 + m), e - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+uint32_t float_bits(float f) {
+    uint32_t b;
+    std::memcpy(&b, &f, 4);
+    return b;
+}
+
+std::string half_bytes(const std::vector<uint16_t>& halves) {
+    std::string raw;
+    for (uint16_t h : halves) raw += char(h & 0xff), raw += char(h >> 8);
+    return raw;
+}
+
+Proto half_tensor(const std::string& name, const std::vector<int64_t>& dims, const std::vector<uint16_t>& halves) {
+    Proto t;
+    t.packed(1, dims).varint(2, 10).bytes(8, name).bytes(9, half_bytes(halves));
+    return t;
+}
+
+}  // namespace
+
+TEST_CASE("FLOAT16 tensors widen to float exactly: every bit pattern") {
+    std::vector<uint16_t> all(65536);
+    for (size_t k = 0; k < all.size(); ++k) all[k] = uint16_t(k);
+    Proto t = half_tensor("all", {65536}, all);
+    auto read = ursa::onnx::read_tensor(reinterpret_cast<const uint8_t*>(t.b.data()), t.b.size());
+    REQUIRE_MESSAGE(read.ok(), read.error().message);
+    REQUIRE(read->data.size() == all.size());
+    size_t wrong = 0;
+    for (size_t k = 0; k < all.size(); ++k) {
+        float want = half_reference(uint16_t(k)), got = read->data[k];
+        bool same = std::isnan(want) ? std::isnan(got) : float_bits(got) == float_bits(want);
+        if (!same && ++wrong <= 5) CHECK_MESSAGE(same, "0x" << std::hex << k << ": " << got << " != " << want);
+    }
+    CHECK(wrong == 0);
+
+    // The edges, spelled out.
+    const std::vector<std::pair<uint16_t, float>> edges = {
+        {0x0000, 0.f},           {0x8000, -0.f},          {0x0001, 5.9604645e-8f},  // smallest subnormal
+        {0x8001, -5.9604645e-8f}, {0x03ff, 6.0975552e-5f}, {0x0400, 6.1035156e-5f},  // largest sub, smallest normal
+        {0x3c00, 1.f},           {0x3555, 0.33325195f},   {0xc000, -2.f},
+        {0x7bff, 65504.f},       {0xfbff, -65504.f}};
+    for (const auto& edge : edges) {  // (no structured binding: doctest captures in lambdas)
+        const uint16_t h = edge.first;
+        CAPTURE(h);
+        CHECK(float_bits(read->data[h]) == float_bits(edge.second));
+    }
+    CHECK(read->data[0x7c00] == std::numeric_limits<float>::infinity());
+    CHECK(read->data[0xfc00] == -std::numeric_limits<float>::infinity());
+    for (uint16_t nan : {0x7e00, 0x7c01, 0x7fff, 0xfe00, 0xfc01}) CHECK(std::isnan(read->data[nan]));
+}
+
+TEST_CASE("Cast: to FLOAT16 and BFLOAT16 rounds to nearest even, to FLOAT is planned away") {
+    const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+    // Every finite half, then values between halves with the half each must round to.
+    std::vector<float> x;
+    std::vector<uint16_t> want;
+    for (uint32_t h = 0; h < 65536; ++h)
+        if (((h >> 10) & 0x1f) != 31) x.push_back(half_reference(uint16_t(h))), want.push_back(uint16_t(h));
+    for (uint16_t h = 0; h < 0x7bff; ++h) {  // positive finite halves and their successor
+        const float lo = half_reference(h), hi = half_reference(uint16_t(h + 1));
+        const double mid = (double(lo) + double(hi)) / 2;  // exact in float: halves have 11 bits
+        x.push_back(float(mid)), want.push_back((h & 1) ? uint16_t(h + 1) : h);  // tie: to even
+        x.push_back(std::nextafter(float(mid), inf)), want.push_back(uint16_t(h + 1));
+        x.push_back(std::nextafter(float(mid), 0.f)), want.push_back(h);
+    }
+    const std::vector<std::pair<float, uint16_t>> edges = {
+        {65519.996f, 0x7bff}, {65520.f, 0x7c00}, {-65520.f, 0xfc00}, {1e10f, 0x7c00}, {inf, 0x7c00},
+        {-inf, 0xfc00},       {0x1p-25f, 0x0000}, {-0x1p-25f, 0x8000}, {0x1.000002p-25f, 0x0001},
+        {0x1p-149f, 0x0000},  {1.f / 3, 0x3555},  {0.1f, 0x2e66}};
+    for (const auto& [f, h] : edges) x.push_back(f), want.push_back(h);
+    x.push_back(nan), want.push_back(0x7e00);
+    const int64_t n = int64_t(x.size());
+
+    Proto g;
+    g.msg(1, node("Cast", {"x"}, {"half"}, {attr_int("to", 10)}))
+        .msg(1, node("Cast", {"x"}, {"bf16"}, {attr_int("to", 16)}))
+        .msg(1, node("Cast", {"x"}, {"same"}, {attr_int("to", 1)}))
+        .msg(1, node("Cast", {"same"}, {"twice"}, {attr_int("to", 11)}))
+        .msg(1, node("Cast", {"x"}, {"int"}, {attr_int("to", 6)}))
+        .msg(11, value_info("x", {n}))
+        .msg(12, value_info("half", {}))
+        .msg(12, value_info("bf16", {}))
+        .msg(12, value_info("same", {}))
+        .msg(12, value_info("twice", {}))
+        .msg(12, value_info("int", {}));
+    Bytes m = model(g);
+    auto e = Engine::load(m.data(), m.size());
+    REQUIRE_MESSAGE(e.ok(), e.error().message);
+    auto out = (*e)->run_all({Tensor{{n}, x}});
+    REQUIRE_MESSAGE(out.ok(), out.error().message);
+    const Tensor &half = (*out)[0], &bf16 = (*out)[1];
+    size_t wrong = 0;
+    for (size_t k = 0; k < x.size(); ++k) {
+        const float w = half_reference(want[k]);
+        bool same = std::isnan(w) ? std::isnan(half.data[k]) : float_bits(half.data[k]) == float_bits(w);
+        if (!same && ++wrong <= 5)
+            CHECK_MESSAGE(same, std::hexfloat << x[k] << " -> " << half.data[k] << ", want " << w);
+    }
+    CHECK(wrong == 0);
+    for (size_t k = 0; k < x.size(); ++k) {  // to FLOAT and DOUBLE: bit for bit
+        if (std::isnan(x[k])) continue;
+        if (float_bits((*out)[2].data[k]) != float_bits(x[k]) || float_bits((*out)[3].data[k]) != float_bits(x[k]))
+            FAIL_CHECK("Cast to FLOAT changed element " << k);
+    }
+    // bfloat16: 8 significant bits, same exponent range as float.
+    CHECK(bf16.data[n - 1] != bf16.data[n - 1]);  // NaN stays NaN
+    const std::vector<std::pair<float, float>> bf = {
+        {1.f, 1.f},           {1.00390625f, 1.f},  // 1 + 2^-8: a tie, to even
+        {1.01171875f, 1.015625f}, {std::nextafter(1.00390625f, 2.f), 1.0078125f},
+        {3.4e38f, inf},       {-1e-45f, -0.f}};
+    for (const auto& io : bf) {
+        const float in = io.first;
+        auto r = (*e)->run_all({Tensor{{n}, std::vector<float>(size_t(n), in)}});
+        REQUIRE(r.ok());
+        CHECK_MESSAGE(float_bits((*r)[1].data[0]) == float_bits(io.second),
+                      std::hexfloat << in << " -> " << (*r)[1].data[0]);
+    }
+    // INT32: truncation toward zero.
+    auto r = (*e)->run_all({Tensor{{n}, std::vector<float>(size_t(n), -2.75f)}});
+    REQUIRE(r.ok());
+    CHECK((*r)[4].data[0] == -2.f);
+
+    Proto bad;
+    bad.msg(1, node("Cast", {"x"}, {"s"}, {attr_int("to", 8)})).msg(11, value_info("x", {1})).msg(12, value_info("s", {}));
+    Bytes mb = model(bad);
+    auto eb = Engine::load(mb.data(), mb.size());
+    REQUIRE_FALSE(eb.ok());
+    CHECK_MESSAGE(eb.error().message.find("Cast to STRING") != std::string::npos, eb.error().message);
+}
+
+TEST_CASE("a model with FLOAT16 initializers and Casts to FLOAT runs like its float twin") {
+    // Conv → Relu → GlobalAveragePool → Flatten → Gemm, with weights that are halves
+    // (random bit patterns in a normal range), stored once as FLOAT16 + Cast (as
+    // `ursa export --weights fp16` writes them) and once as FLOAT: the outputs must be
+    // bit-identical, since the Cast is exact and planned away.
+    std::mt19937 rng(5);
+    auto halves = [&rng](size_t n) {
+        std::vector<uint16_t> h(n);
+        for (auto& v : h) v = uint16_t((rng() & 0x83ff) | (0x3000 + (rng() % 6) * 0x400));  // ±[2^-3, 2^3)
+        return h;
+    };
+    auto widen = [](const std::vector<uint16_t>& h) {
+        std::vector<float> f;
+        for (uint16_t v : h) f.push_back(half_reference(v));
+        return f;
+    };
+    const auto w = halves(8 * 3 * 3 * 3), b = halves(8), w2 = halves(5 * 8), b2 = halves(5);
+    auto graph = [&](bool fp16) {
+        Proto g;
+        auto weight = [&](const std::string& name, const std::vector<int64_t>& dims, const std::vector<uint16_t>& h) {
+            if (fp16) {
+                g.msg(5, half_tensor(name + ".fp16", dims, h));
+                g.msg(1, node("Cast", {name + ".fp16"}, {name}, {attr_int("to", 1)}));
+            } else {
+                g.msg(5, tensor(name, dims, widen(h)));
+            }
+        };
+        weight("w", {8, 3, 3, 3}, w);
+        weight("b", {8}, b);
+        weight("w2", {5, 8}, w2);
+        weight("b2", {5}, b2);
+        g.msg(1, node("Conv", {"x", "w", "b"}, {"c"}, {attr_ints("pads", {1, 1, 1, 1})}))
+            .msg(1, node("Relu", {"c"}, {"r"}))
+            .msg(1, node("GlobalAveragePool", {"r"}, {"p"}))
+            .msg(1, node("Flatten", {"p"}, {"f"}))
+            .msg(1, node("Gemm", {"f", "w2", "b2"}, {"y"}, {attr_int("transB", 1)}))
+            .msg(11, value_info("x", {-1, 3, 6, 6}))
+            .msg(12, value_info("y", {-1, 5}))
+            .msg(12, value_info("w2", {}));  // a Cast output can also be a graph output
+        return model(g);
+    };
+    Bytes m32 = graph(false), m16 = graph(true);
+    CHECK(m16.size() < m32.size());
+    auto e32 = Engine::load(m32.data(), m32.size());
+    auto e16 = Engine::load(m16.data(), m16.size());
+    REQUIRE_MESSAGE(e32.ok(), e32.error().message);
+    REQUIRE_MESSAGE(e16.ok(), e16.error().message);
+    CHECK((*e16)->input_names() == std::vector<std::string>{"x"});
+    Tensor x{{2, 3, 6, 6}, random_values(2 * 3 * 6 * 6, 21)};
+    auto y32 = (*e32)->run_all({x});
+    auto y16 = (*e16)->run_all({x});
+    REQUIRE_MESSAGE(y32.ok(), y32.error().message);
+    REQUIRE_MESSAGE(y16.ok(), y16.error().message);
+    REQUIRE((*y16)[0].shape == std::vector<int64_t>{2, 5});
+    for (size_t k = 0; k < 10; ++k) CHECK(float_bits((*y16)[0].data[k]) == float_bits((*y32)[0].data[k]));
+    CHECK((*y16)[1].data == widen(w2));
+    float scale = 0;
+    for (float v : (*y32)[0].data) scale = std::max(scale, std::fabs(v));
+    CHECK(scale > 0.1f);  // the comparison is not between zeros
 }
 
 namespace {

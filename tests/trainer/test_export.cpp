@@ -1,6 +1,9 @@
 #include "torch_doctest.h"
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "ursa/engine.h"
 #include "ursa/exporter.h"
@@ -70,6 +73,181 @@ TEST_CASE("exported ONNX matches libtorch logits within 1e-4 on core's engine") 
         MESSAGE(arch << ": max |libtorch - engine| = " << worst << ", max |logit| = " << expected.abs().max().item<float>());
         CHECK(worst <= 1e-4f);
     }
+}
+
+namespace {
+
+// Bound on max |fp16 export - libtorch| as a fraction of the largest |logit|. Measured
+// on random-init resnet18 and small at 32 px, seeds 1-6 and 11: 7e-4 to 3.2e-3 (weights
+// rounded to half, relative error <= 2^-11 each), so 1e-2 leaves a 3x margin.
+constexpr float kFp16Tolerance = 1e-2f;
+
+// ONNX Runtime Web (wasm backend, one thread) under Node via ort_node_parity.mjs, one
+// Node start for all `models`: each one's first output on `x`. Empty (and a failed
+// check with Node's stderr) if Node or web/'s onnxruntime-web are missing or fail.
+std::vector<std::vector<float>> run_ort_web(const std::vector<std::string>& models, const torch::Tensor& x,
+                                            int64_t out_numel) {
+    namespace fs = std::filesystem;
+    const std::string node = URSA_NODE, script = URSA_ORT_PARITY_SCRIPT;
+    const fs::path dir = fs::path(URSA_TEST_TMP) / "ort-parity";
+    fs::create_directories(dir);
+    const std::string in = (dir / "input.f32").string(), err = (dir / "node.err").string();
+    {
+        std::ofstream f(in, std::ios::binary);
+        f.write(static_cast<const char*>(x.data_ptr()), std::streamsize(x.numel() * sizeof(float)));
+    }
+    std::string shape;
+    for (int64_t d : x.sizes()) shape += (shape.empty() ? "" : ",") + std::to_string(d);
+    std::string cmd = "'" + node + "' '" + script + "' '" + in + "' " + shape;
+    std::vector<std::string> outs;
+    for (size_t k = 0; k < models.size(); ++k) {
+        outs.push_back((dir / ("out" + std::to_string(k) + ".f32")).string());
+        fs::remove(outs.back());
+        cmd += " '" + models[k] + "' '" + outs.back() + "'";
+    }
+    cmd += " >/dev/null 2>'" + err + "'";
+    if (node.empty()) {
+        FAIL_CHECK("node was not found when CMake configured the tests: the export parity test needs it");
+        return {};
+    }
+    if (std::system(cmd.c_str()) != 0) {
+        std::ifstream e(err);
+        FAIL_CHECK("ONNX Runtime Web under Node failed (web/'s npm packages installed?): "
+                   << std::string((std::istreambuf_iterator<char>(e)), std::istreambuf_iterator<char>()));
+        return {};
+    }
+    std::vector<std::vector<float>> values;
+    for (size_t k = 0; k < models.size(); ++k) {
+        std::ifstream f(outs[k], std::ios::binary);
+        std::vector<float> v(size_t(out_numel) + 1);
+        f.read(reinterpret_cast<char*>(v.data()), std::streamsize(v.size() * sizeof(float)));
+        v.resize(size_t(f.gcount()) / sizeof(float));
+        if (v.size() != size_t(out_numel)) {
+            FAIL_CHECK(models[k] << ": ONNX Runtime Web wrote " << v.size() << " values, expected " << out_numel);
+            return {};
+        }
+        values.push_back(std::move(v));
+    }
+    return values;
+}
+
+float max_abs_diff(const std::vector<float>& a, const float* b) {
+    float worst = 0;
+    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+    return worst;
+}
+
+}  // namespace
+
+// Also run by CTest "export-parity" (tests/cli/export_parity.sh); CTest "trainer" leaves
+// it out, so that the trainer tests need no Node.
+TEST_CASE("export parity: fp32 and fp16 ONNX on libtorch, core's engine and ONNX Runtime Web") {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::path(URSA_TEST_TMP) / "ort-parity";
+    fs::create_directories(dir);
+    const int size = 32, classes = 5;
+    torch::manual_seed(11);
+    const torch::Tensor x = torch::randn({2, 3, size, size});
+    const Tensor input{{2, 3, size, size}, std::vector<float>(x.data_ptr<float>(), x.data_ptr<float>() + x.numel())};
+
+    struct Case {
+        std::string arch;
+        torch::Tensor expected;                  // libtorch's logits
+        std::vector<std::vector<float>> engine;  // core's engine on the fp32 and fp16 files
+    };
+    std::vector<Case> cases;
+    std::vector<std::string> paths;  // per arch: fp32, fp16
+    for (const std::string arch : {"resnet18", "small"}) {
+        CAPTURE(arch);
+        torch::manual_seed(11);
+        Classifier model = make_classifier(arch, classes).value();
+        randomize_batchnorm(*model, size);
+        model->eval();
+        Case c{arch, model->forward(x).detach().contiguous(), {}};
+        for (OnnxWeights w : {OnnxWeights::Fp32, OnnxWeights::Fp16}) {
+            auto bytes = export_onnx(model, config_for(arch, size, classes), w);
+            REQUIRE_MESSAGE(bytes.ok(), (bytes.ok() ? "" : bytes.error().message));
+            paths.push_back((dir / (arch + (w == OnnxWeights::Fp16 ? "-fp16.onnx" : "-fp32.onnx"))).string());
+            std::ofstream(paths.back(), std::ios::binary).write(bytes->data(), std::streamsize(bytes->size()));
+            auto info = read_model_info(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size());
+            CHECK(info.ok());  // the metadata contract holds for both
+            auto engine = Engine::load(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size());
+            REQUIRE_MESSAGE(engine.ok(), (engine.ok() ? "" : engine.error().message));
+            auto out = (*engine)->run(input);
+            REQUIRE_MESSAGE(out.ok(), (out.ok() ? "" : out.error().message));
+            REQUIRE(out->shape == (std::vector<int64_t>{2, classes}));
+            c.engine.push_back(out->data);
+        }
+        const auto size32 = fs::file_size(paths[paths.size() - 2]), size16 = fs::file_size(paths.back());
+        MESSAGE(arch << ": fp32 " << size32 << " bytes, fp16 " << size16 << " bytes (" << double(size16) / double(size32)
+                     << "x)");
+        CHECK(double(size16) < 0.55 * double(size32));
+        cases.push_back(std::move(c));
+    }
+
+    auto ort = run_ort_web(paths, x, 2 * classes);
+    REQUIRE(ort.size() == paths.size());
+    int argmax_rows = 0;
+    for (size_t k = 0; k < cases.size(); ++k) {
+        const Case& c = cases[k];
+        CAPTURE(c.arch);
+        const float* expected = c.expected.data_ptr<float>();
+        const float scale = c.expected.abs().max().item<float>();
+        const auto &engine32 = c.engine[0], &engine16 = c.engine[1], &ort32 = ort[2 * k], &ort16 = ort[2 * k + 1];
+        const float d_engine32 = max_abs_diff(engine32, expected), d_ort32 = max_abs_diff(ort32, expected);
+        const float d_engine16 = max_abs_diff(engine16, expected), d_ort16 = max_abs_diff(ort16, expected);
+        const float d_ort_engine16 = max_abs_diff(ort16, engine16.data());
+        MESSAGE(c.arch << ": max |logit| " << scale << "; max |x - libtorch|: fp32 engine " << d_engine32
+                       << ", fp32 ONNX Runtime Web " << d_ort32 << ", fp16 engine " << d_engine16 << " ("
+                       << d_engine16 / scale << " of max |logit|), fp16 ONNX Runtime Web " << d_ort16
+                       << "; fp16 engine vs ONNX Runtime Web " << d_ort_engine16);
+        CHECK(d_engine32 <= 1e-4f);
+        CHECK(d_ort32 <= 1e-4f);
+        // fp16 stores the weights rounded to half (relative error <= 2^-11); the
+        // arithmetic stays float32, so both runtimes compute with the same weights.
+        CHECK(d_engine16 <= kFp16Tolerance * scale);
+        CHECK(d_ort16 <= kFp16Tolerance * scale);
+        CHECK(d_ort_engine16 <= 1e-4f);
+        CHECK(d_engine16 > 0.f);  // the weights really were rounded
+        // Same top class as libtorch wherever libtorch's top-2 gap is wider than twice
+        // the bound (else a flip is a near tie, not an error); with this seed, all rows.
+        for (int64_t n = 0; n < 2; ++n) {
+            CAPTURE(n);
+            auto [values, indices] = c.expected[n].topk(2);
+            const float gap = (values[0] - values[1]).item<float>();
+            const int64_t want = indices[0].item<int64_t>();
+            auto top = [&](const std::vector<float>& v) {
+                return std::max_element(v.begin() + n * classes, v.begin() + (n + 1) * classes) - v.begin() - n * classes;
+            };
+            if (gap > 2e-4f) {
+                CHECK(top(engine32) == want);
+                CHECK(top(ort32) == want);
+            }
+            if (gap > 2 * kFp16Tolerance * scale) {
+                CHECK(top(engine16) == want);
+                CHECK(top(ort16) == want);
+                ++argmax_rows;
+            }
+        }
+    }
+    CHECK(argmax_rows == 4);  // every row was compared: no near ties with this seed
+}
+
+TEST_CASE("fp16 export refuses weights beyond float16's range") {
+    torch::manual_seed(4);
+    Classifier model = make_classifier("resnet18", 3).value();
+    {
+        torch::NoGradGuard g;
+        model->named_parameters()["head.8.weight"][0][0] = 1e5f;  // BatchNorm at init folds with scale ~1
+    }
+    const auto cfg = config_for("resnet18", 32, 3);
+    auto half = export_onnx(model, cfg, OnnxWeights::Fp16);
+    REQUIRE_FALSE(half.ok());
+    CHECK_MESSAGE(half.error().message.find("'head.8.weight'") != std::string::npos, half.error().message);
+    CHECK(half.error().message.find("--weights fp32") != std::string::npos);
+    CHECK(export_onnx(model, cfg, OnnxWeights::Fp32).ok());
+    CHECK(parse_onnx_weights("fp16").ok());
+    CHECK_FALSE(parse_onnx_weights("bf16").ok());
 }
 
 TEST_CASE("exported ONNX carries the metadata contract") {

@@ -19,17 +19,25 @@ namespace {
 // Builds the graph node by node; tensor names are generated in order.
 class GraphBuilder {
   public:
-    explicit GraphBuilder(::onnx::GraphProto* g) : g_(g) {}
+    GraphBuilder(::onnx::GraphProto* g, OnnxWeights weights) : g_(g), weights_(weights) {}
 
+    // A float32 weight for the next node. Fp16 stores it as FLOAT16 `name + ".fp16"`
+    // (rounded to nearest even) and adds a Cast to FLOAT whose output is `name`.
     std::string initializer(const std::string& name, const torch::Tensor& t) {
-        torch::Tensor c = t.detach().to(torch::kFloat32).contiguous();
+        const bool half = weights_ == OnnxWeights::Fp16;
+        torch::Tensor c = t.detach().to(half ? torch::kFloat16 : torch::kFloat32).contiguous();
+        if (half && error_.empty() && !(torch::isfinite(c) | ~torch::isfinite(t)).all().item<bool>())
+            error_ = "weight '" + name + "' has values beyond float16's range (|w| > 65504); export with --weights fp32";
         auto* init = g_->add_initializer();
-        init->set_name(name);
-        init->set_data_type(::onnx::TensorProto::FLOAT);
+        init->set_name(half ? name + ".fp16" : name);
+        init->set_data_type(half ? ::onnx::TensorProto::FLOAT16 : ::onnx::TensorProto::FLOAT);
         for (int64_t d : c.sizes()) init->add_dims(d);
-        init->set_raw_data(std::string(static_cast<const char*>(c.data_ptr()), c.numel() * sizeof(float)));
+        init->set_raw_data(std::string(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size()));
+        if (half) integer(node("Cast", {init->name()}, name), "to", ::onnx::TensorProto::FLOAT);
         return name;
     }
+    // The first weight that did not fit the requested precision, or "".
+    const std::string& error() const { return error_; }
 
     ::onnx::NodeProto* node(const std::string& op, const std::vector<std::string>& inputs, const std::string& out = "") {
         auto* n = g_->add_node();
@@ -56,7 +64,9 @@ class GraphBuilder {
 
   private:
     ::onnx::GraphProto* g_;
+    OnnxWeights weights_;
     int counter_ = 0;
+    std::string error_;
 };
 
 // Per-channel scale and shift of an inference-mode BatchNorm: y = x*scale + shift.
@@ -127,7 +137,13 @@ void add_meta(::onnx::ModelProto& m, const std::string& key, const std::string& 
 
 }  // namespace
 
-Result<std::string> export_onnx(Classifier& model, const RunConfig& config) {
+Result<OnnxWeights> parse_onnx_weights(const std::string& name) {
+    if (name == "fp32") return OnnxWeights::Fp32;
+    if (name == "fp16") return OnnxWeights::Fp16;
+    return make_error("unknown weight precision '" + name + "' (fp32 or fp16)");
+}
+
+Result<std::string> export_onnx(Classifier& model, const RunConfig& config, OnnxWeights weights) {
     torch::NoGradGuard no_grad;
     model->eval();
     ::onnx::ModelProto m;
@@ -139,7 +155,7 @@ Result<std::string> export_onnx(Classifier& model, const RunConfig& config) {
     opset->set_version(kOnnxOpset);
     auto* g = m.mutable_graph();
     g->set_name("ursa_" + config.arch);
-    GraphBuilder gb(g);
+    GraphBuilder gb(g, weights);
 
     const int64_t classes = static_cast<int64_t>(config.labels.size());
     set_tensor_type(g->add_input(), kOnnxInputName, {-1, 3, config.input.height, config.input.width});
@@ -172,6 +188,8 @@ Result<std::string> export_onnx(Classifier& model, const RunConfig& config) {
     bn_linear(gb, "head.8", x, *head.ptr(6)->as<torch::nn::BatchNorm1dImpl>(), *head.ptr(8)->as<torch::nn::LinearImpl>(),
               kOnnxOutputName);
 
+    if (!gb.error().empty()) return make_error(gb.error());
+
     add_meta(m, kMetaLabels, labels_json(config.labels));
     add_meta(m, kMetaInput, input_json(config.input));
     add_meta(m, kMetaArch, json::quote(config.arch));
@@ -191,12 +209,12 @@ Result<std::string> export_onnx(Classifier& model, const RunConfig& config) {
     return bytes;
 }
 
-Result<bool> export_run(const std::string& run_dir, const std::string& out_path) {
+Result<bool> export_run(const std::string& run_dir, const std::string& out_path, OnnxWeights weights) {
     auto config = read_run_config(run_dir);
     if (!config) return config.error();
     auto model = load_run_model(run_dir, *config);
     if (!model) return model.error();
-    auto bytes = export_onnx(*model, *config);
+    auto bytes = export_onnx(*model, *config, weights);
     if (!bytes) return bytes.error();
     return write_file_atomic(out_path, *bytes);
 }
