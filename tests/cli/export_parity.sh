@@ -17,18 +17,7 @@ py=/usr/bin/python3
 rm -rf "$3" && mkdir -p "$3" && work=$(realpath "$3")
 cd "$work"
 
-passed=0
-failed=0
-ok() { echo "PASS $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1"; failed=$((failed + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-# run NAME EXPECTED_RC CMD... : runs CMD, keeps stdout/stderr in NAME.out/.err
-run() {
-  local name=$1 want=$2; shift 2
-  "$@" >"$name.out" 2>"$name.err"
-  local rc=$?
-  if [ "$rc" -eq "$want" ]; then ok "$name exits $want"; else bad "$name exits $rc, expected $want"; cat "$name.err" "$name.out"; fi
-}
+source "$here/lib.sh"
 
 # --- 1. libtorch vs core's engine vs ONNX Runtime Web, fp32 and fp16 --------------------
 "$trainer_tests" "-tc=export parity:*" >doctest.out 2>&1

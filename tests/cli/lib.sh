@@ -9,7 +9,7 @@ run() {
   local name=$1 want=$2; shift 2
   "$@" >"$name.out" 2>"$name.err"
   local rc=$?
-  if [ "$rc" -eq "$want" ]; then ok "$name exits $want"; else bad "$name exits $rc, expected $want"; cat "$name.err"; fi
+  if [ "$rc" -eq "$want" ]; then ok "$name exits $want"; else bad "$name exits $rc, expected $want"; cat "$name.err" "$name.out"; fi
 }
 contains() { grep -qF -- "$2" "$1" || { echo "  $1 lacks: $2"; return 1; }; }
 lacks() { ! grep -qF -- "$2" "$1"; }
