@@ -129,8 +129,9 @@ std::string check_item(const json& it, CleanItem& item) {
     return "";
 }
 
-// The plan's items as the journal keeps them (to recognise the same plan again).
-json items_json(const CleanPlan& plan) {
+}  // namespace
+
+nlohmann::json clean_plan_items(const CleanPlan& plan) {
     json items = json::array();
     for (const auto& it : plan.items) {
         json j = {{"file", it.file}, {"action", it.action}};
@@ -139,6 +140,8 @@ json items_json(const CleanPlan& plan) {
     }
     return items;
 }
+
+namespace {
 
 // ---- the journal -----------------------------------------------------------------
 
@@ -158,7 +161,7 @@ struct Journal {
     int64_t seq = 0;    // orders the applies: undo takes the highest not undone
     std::string created;
     std::string state;  // applying | applied | undoing | undone
-    json plan;          // items_json of the plan applied
+    json plan;          // clean_plan_items of the plan applied
     std::vector<std::string> made_dirs;  // label folders the apply created, deepest first
     std::vector<Move> moves;
 };
@@ -352,7 +355,7 @@ Journal plan_journal(const fs::path& data, const CleanPlan& plan, const std::str
     j.seq = seq;
     j.created = utc_now("%Y-%m-%dT%H:%M:%SZ");
     j.state = "applying";
-    j.plan = items_json(plan);
+    j.plan = clean_plan_items(plan);
     std::set<fs::path> claimed = {j.dir / kJournal, j.dir / kLog};
     auto taken = [&](const fs::path& p) { return claimed.count(p) > 0 || present(p); };
     std::set<std::string> made;
@@ -611,7 +614,7 @@ int apply_clean_plan(const std::string& data_dir, const CleanPlan& plan, const C
                          where.c_str());
             return 2;
         }
-        const bool same_plan = last->plan == items_json(plan);
+        const bool same_plan = last->plan == clean_plan_items(plan);
         if (last->state == "applying" && !same_plan) {
             std::fprintf(stderr,
                          "error: the apply of another plan was interrupted (%s); run --apply with that plan to "

@@ -178,14 +178,7 @@ int clean_serve(const CleanServeOptions& o) {
             std::lock_guard<std::mutex> lock(plan_mutex);
             if (auto bytes = read_file(plan_path)) {
                 auto parsed = parse_clean_plan(std::string(bytes->begin(), bytes->end()), plan_path);
-                if (parsed) {
-                    plan = nlohmann::json::array();
-                    for (const auto& it : parsed->items) {
-                        nlohmann::json j = {{"file", it.file}, {"action", it.action}};
-                        if (it.action == "relabel") j["label"] = it.label;
-                        plan.push_back(j);
-                    }
-                }
+                if (parsed) plan = clean_plan_items(*parsed);
             }
         }
         res.set_content(nlohmann::json({{"run", o.run},
@@ -260,12 +253,7 @@ int clean_serve(const CleanServeOptions& o) {
             res.set_content(nlohmann::json({{"error", error}}).dump(), "application/json");
             return false;
         }
-        nlohmann::json out = {{"version", 1}, {"data", data}, {"items", nlohmann::json::array()}};
-        for (const auto& it : plan->items) {
-            nlohmann::json j = {{"file", it.file}, {"action", it.action}};
-            if (it.action == "relabel") j["label"] = it.label;
-            out["items"].push_back(j);
-        }
+        const nlohmann::json out = {{"version", 1}, {"data", data}, {"items", clean_plan_items(*plan)}};
         std::lock_guard<std::mutex> lock(plan_mutex);
         if (auto ok = write_file_atomic(plan_path, out.dump(2) + "\n"); !ok) {
             res.status = 500;

@@ -217,9 +217,8 @@ LrFindResult Learner::lr_find(const LrFindOptions& f) {
     // iteration / num_it, the Recorder's smoothed loss, stop at 4x the best.
     std::map<std::string, torch::Tensor> saved;
     for (auto& [name, t] : state_of(*model)) saved[name] = t.detach().clone();
-    const auto saved_opt = opt.state();
-    std::map<std::string, torch::Tensor> saved_opt_copy;
-    for (auto& [name, t] : saved_opt) saved_opt_copy[name] = t.clone();
+    std::map<std::string, torch::Tensor> saved_opt;  // state() hands out the live tensors: copy them
+    for (auto& [name, t] : opt.state()) saved_opt[name] = t.clone();
 
     LrFindResult r;
     SmoothLoss smooth;
@@ -251,7 +250,7 @@ LrFindResult Learner::lr_find(const LrFindOptions& f) {
         torch::NoGradGuard no_grad;
         for (auto& [name, t] : state_of(*model)) t.copy_(saved.at(name));
     }
-    opt.load_state(saved_opt_copy);
+    opt.load_state(saved_opt);
     r.valley = valley_index(r.lrs, r.losses, f.num_it);
     return r;
 }
@@ -450,15 +449,16 @@ std::string history_csv(const nlohmann::json& history) {
     return csv;
 }
 
-// Data, split and model as train and lr-find both need them; nullopt after an error
-// has been printed.
+// Data, split and model as train and lr-find both need them (prepare fills it;
+// it returns the exit status, non-zero after printing the error).
 struct Setup {
     Dataset ds;
     std::unique_ptr<Learner> learner;
     std::vector<Failure> failures;
 };
 
-int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir) {
+// `with_valid`: lr-find never validates, so it does not decode the validation set.
+int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir, bool with_valid = true) {
     const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     torch::set_num_threads(threads);
     torch::manual_seed(o.seed);
@@ -499,7 +499,7 @@ int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir) {
     const InputSpec spec = input_spec(o);
     DecodeOptions decode{o.max_pixels};
     Prepared train_data = prepare_items(train_items, spec, decode, threads, "load train", uses_crop_strips(o));
-    Prepared valid_data = prepare_items(ds->valid, spec, decode, threads, "load valid");
+    Prepared valid_data = with_valid ? prepare_items(ds->valid, spec, decode, threads, "load valid") : Prepared{};
     s.failures = train_data.failures;
     s.failures.insert(s.failures.end(), valid_data.failures.begin(), valid_data.failures.end());
     if (!failures_dir.empty()) report_failures(s.failures, failures_dir);
@@ -507,7 +507,7 @@ int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir) {
         std::fprintf(stderr, "error: fewer than 2 usable training images\n");
         return 2;
     }
-    if (valid_data.images.empty()) {
+    if (with_valid && valid_data.images.empty()) {
         std::fprintf(stderr, "error: none of the %zu validation images could be read\n", ds->valid.size());
         return 2;
     }
@@ -702,7 +702,7 @@ int lr_find_command(const TrainOptions& o, const LrFindOptions& f) {
         return 2;
     }
     Setup s;
-    if (int rc = prepare(o, s, ""); rc != 0) return rc;
+    if (int rc = prepare(o, s, "", /*with_valid=*/false); rc != 0) return rc;
     for (const auto& fail : s.failures)
         std::fprintf(stderr, "skipped %s: %s\n", fail.path.c_str(), fail.reason.c_str());
     Learner& l = *s.learner;

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ struct CleanPlan {
 // duplicates).
 Result<CleanPlan> parse_clean_plan(const std::string& text, const std::string& name = "plan");
 Result<CleanPlan> read_clean_plan(const std::string& path);
+
+// The plan's items as JSON, in the plan format (the journal keeps them to recognise
+// the same plan again; the cleaner page writes and shows them).
+nlohmann::json clean_plan_items(const CleanPlan& plan);
 
 struct CleanOptions {
     bool dry_run = false;  // print the moves, change nothing (no journal either)
