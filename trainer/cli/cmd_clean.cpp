@@ -7,7 +7,8 @@ namespace ursa::cli {
 void add_clean(CLI::App& app, Run& run) {
     auto o = std::make_shared<CleanCommand>();
     auto* sub = app.add_subcommand(
-        "clean", "Apply a cleaning plan (delete or relabel files by moving them; nothing is deleted) or undo the last one");
+        "clean", "Mark images to delete or relabel in a local page sorted by loss (--serve), apply the plan by moving "
+                 "files (nothing is deleted), or undo the last apply");
     sub->add_option("run", o->run, "Run folder from `ursa train`; DATA defaults to the dataset it was trained on");
     sub->add_option("--data", o->data, "Dataset folder (default: the run's, else the plan's \"data\")");
     auto* plan = sub->add_option("--plan", o->plan,
