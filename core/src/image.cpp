@@ -81,6 +81,36 @@ bool peek_dimensions(const std::string& format, const uint8_t* d, size_t n, int6
     return false;
 }
 
+// Whether a JPEG's bytes reach its end-of-image marker. stb_image decodes a truncated
+// JPEG without complaint (the missing scan data reads as zeros: a grey band), while
+// Pillow refuses it ("image file is truncated"); a download cut short must not pass.
+bool jpeg_has_end(const uint8_t* d, size_t size) {
+    size_t i = 2;
+    while (i + 2 <= size) {
+        if (d[i] != 0xFF) {
+            ++i;
+            continue;
+        }
+        const uint8_t m = d[i + 1];
+        if (m == 0xD9) return true;
+        if (m == 0xFF) {  // fill byte
+            ++i;
+            continue;
+        }
+        if (m == 0x00 || m == 0x01 || m == 0xD8 || (m >= 0xD0 && m <= 0xD7)) {  // standalone markers, junk
+            i += 2;
+            continue;
+        }
+        if (i + 4 > size) return false;
+        const size_t len = (size_t(d[i + 2]) << 8) | d[i + 3];
+        if (len < 2) return true;  // corrupt rather than truncated: the decoder says why
+        i += 2 + len;
+        if (m == 0xDA)  // entropy-coded data runs to the next marker that is not a restart
+            while (i + 1 < size && !(d[i] == 0xFF && d[i + 1] != 0 && !(d[i + 1] >= 0xD0 && d[i + 1] <= 0xD7))) ++i;
+    }
+    return false;
+}
+
 }  // namespace
 
 std::string sniff_format(const uint8_t* data, size_t size) {
@@ -131,6 +161,9 @@ Result<DecodedRgba> decode_rgba(const uint8_t* data, size_t size, const DecodeOp
         return make_error("corrupt " + format + ": " + reason);
     }
     if (auto ok = check_dimensions(width, height, options); !ok) return ok.error();
+    // Checked after stb, whose reason for a corrupt file comes first.
+    if (format == "jpeg" && !jpeg_has_end(data, size))
+        return make_error("corrupt jpeg: truncated (the data ends before the end-of-image marker)");
     out.width = width, out.height = height;
     out.opaque = format == "jpeg" || all_opaque(out.pixels.get(), static_cast<size_t>(width) * height);
     if (format == "jpeg" && options.exif_orientation) out.orientation = jpeg_orientation(data, size);

@@ -87,10 +87,29 @@ TEST_CASE("bad input gives an error with a reason, never a crash") {
     SUBCASE("truncated JPEG") {
         const auto bytes = load_fixture("truncated.jpg");
         auto r = decode_image(bytes.data(), bytes.size());
-        // stb fills missing JPEG data like libjpeg does for some truncations; either it
-        // refuses with a reason or returns the full-size image, never garbage sizes.
-        if (!r.ok()) CHECK(r.error().message.find("jpeg") != std::string::npos);
-        else CHECK((r->width == 64 && r->height == 48));
+        // stb alone would fill the missing scan data with grey and succeed; Pillow
+        // refuses ("image file is truncated"), and so does core.
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message.rfind("corrupt jpeg: ", 0) == 0);
+    }
+    SUBCASE("every prefix of a JPEG fails cleanly, and the whole file decodes") {
+        for (const char* name : {"photo_64x48.jpg", "progressive_64x48.jpg"}) {
+            const auto bytes = load_fixture(name);
+            REQUIRE(decode_image(bytes.data(), bytes.size()).ok());
+            const std::string file = name;
+            // Every cut after the 3-byte signature and before the last byte of the end marker.
+            for (size_t n = 3; n + 1 < bytes.size(); ++n) {
+                CAPTURE(file);
+                CAPTURE(n);
+                auto r = decode_image(bytes.data(), n);
+                REQUIRE_FALSE(r.ok());
+                CHECK(r.error().message.rfind("corrupt jpeg: ", 0) == 0);
+            }
+            // Bytes after the end-of-image marker (some cameras append data) are fine.
+            std::vector<uint8_t> padded = bytes;
+            padded.insert(padded.end(), {0x00, 0x12, 0xFF, 0xD8});
+            CHECK(decode_image(padded.data(), padded.size()).ok());
+        }
     }
     SUBCASE("every prefix of a PNG fails cleanly") {
         const auto bytes = load_fixture("rgb_8x6.png");
