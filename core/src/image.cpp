@@ -158,6 +158,7 @@ Result<DecodedRgba> decode_rgba(const uint8_t* data, size_t size, const DecodeOp
         std::string reason = stbi_failure_reason();
         for (char& c : reason)
             if (c < 0x20 || c > 0x7E) c = '?';
+        if (format == "jpeg" && !jpeg_has_end(data, size)) reason += " (the file is truncated)";
         return make_error("corrupt " + format + ": " + reason);
     }
     if (auto ok = check_dimensions(width, height, options); !ok) return ok.error();

@@ -60,15 +60,25 @@ Result<bool> write_file_atomic(const std::string& path, const void* bytes, size_
     return true;
 }
 
+namespace {
+
+void append_to_vector(void* context, void* data, int size) {
+    auto* v = static_cast<std::vector<uint8_t>*>(context);
+    const auto* d = static_cast<const uint8_t*>(data);
+    v->insert(v->end(), d, d + size);
+}
+
+}  // namespace
+
 std::vector<uint8_t> encode_png(const uint8_t* pixels, int width, int height, int channels) {
     std::vector<uint8_t> out;
-    stbi_write_png_to_func(
-        [](void* context, void* data, int size) {
-            auto* v = static_cast<std::vector<uint8_t>*>(context);
-            const auto* d = static_cast<const uint8_t*>(data);
-            v->insert(v->end(), d, d + size);
-        },
-        &out, width, height, channels, pixels, width * channels);
+    stbi_write_png_to_func(append_to_vector, &out, width, height, channels, pixels, width * channels);
+    return out;
+}
+
+std::vector<uint8_t> encode_jpeg(const Image& image, int quality) {
+    std::vector<uint8_t> out;
+    stbi_write_jpg_to_func(append_to_vector, &out, image.width, image.height, 3, image.pixels.data(), quality);
     return out;
 }
 

@@ -132,7 +132,8 @@ TEST_CASE("bad input gives an error with a reason, never a crash") {
             const auto bytes = load_fixture(name);
             auto r = decode_image(bytes.data(), bytes.size());
             REQUIRE_FALSE(r.ok());
-            CHECK(r.error().message == "corrupt jpeg: bad Huffman table");
+            // (the one cut off also says so: "... (the file is truncated)")
+            CHECK(r.error().message.rfind("corrupt jpeg: bad Huffman table", 0) == 0);
         }
     }
     SUBCASE("more inputs found by fuzzing fail cleanly") {

@@ -22,5 +22,8 @@ void add_lr_find(CLI::App& app, Run& run);
 void add_interpret(CLI::App& app, Run& run);
 void add_fetch_weights(CLI::App& app, Run& run);
 void add_clean(CLI::App& app, Run& run);
+void add_dedupe(CLI::App& app, Run& run);
+void add_download(CLI::App& app, Run& run);
+void add_search(CLI::App& app, Run& run);
 
 }  // namespace ursa::cli

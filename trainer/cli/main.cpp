@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
     ursa::cli::add_interpret(app, run);
     ursa::cli::add_fetch_weights(app, run);
     ursa::cli::add_clean(app, run);
+    ursa::cli::add_dedupe(app, run);
+    ursa::cli::add_download(app, run);
+    ursa::cli::add_search(app, run);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -16,6 +16,7 @@
 #include <set>
 #include <system_error>
 
+#include "ursa/dataset.h"
 #include "ursa/fetch.h"
 #include "ursa/image.h"
 #include "ursa/io.h"
@@ -130,6 +131,57 @@ std::string check_item(const json& it, CleanItem& item) {
 }
 
 }  // namespace
+
+std::error_code move_file(const fs::path& from, const fs::path& to) {
+    std::error_code ec;
+    fs::create_directories(to.parent_path(), ec);
+    if (ec) return ec;
+    ec = rename_noreplace(from, to);
+    if (ec != std::errc::cross_device_link) return ec;
+    // Another file system: copy (which refuses an existing `to`), check, then remove
+    // the source.
+    ec.clear();
+    fs::copy_file(from, to, fs::copy_options::none, ec);
+    if (ec) return ec;
+    if (fs::file_size(from, ec) != fs::file_size(to, ec) || ec) {
+        std::error_code ignore;
+        fs::remove(to, ignore);
+        return ec ? ec : std::make_error_code(std::errc::io_error);
+    }
+    fs::remove(from, ec);
+    return ec;
+}
+
+std::string move_destination_error(const std::string& data, const std::string& dir, const std::string& flag) {
+    auto resolved = [](const std::string& p) {  // absolute, symbolic links resolved, no trailing '/'
+        std::error_code ec;
+        fs::path r = fs::weakly_canonical(fs::absolute(p), ec).lexically_normal();
+        return r.has_filename() || !r.has_relative_path() ? r : r.parent_path();
+    };
+    const fs::path rel = resolved(dir).lexically_relative(resolved(data));
+    const bool inside = !rel.empty() && *rel.begin() != "..";
+    bool hidden = false;  // a hidden folder below data: find_image_files skips it
+    for (const auto& part : rel) {
+        const std::string s = part.string();
+        hidden = hidden || (s.size() > 1 && s[0] == '.' && s != "..");
+    }
+    if (!inside || hidden) return "";
+    return flag + " " + dir + " is " + (rel == "." ? "the dataset folder " + data + " itself" : "inside " + data) +
+           ", where its files would be read as data again; use a folder outside it or a hidden one (a name "
+           "starting with '.')";
+}
+
+Result<std::vector<std::string>> dataset_images_to_move(const std::string& data, const std::string& move_dir,
+                                                        const std::string& flag) {
+    std::error_code ec;
+    if (!fs::is_directory(data, ec))
+        return make_error(data + " is not a folder" + (fs::exists(data, ec) ? "" : " (it does not exist)"));
+    if (!move_dir.empty())
+        if (std::string err = move_destination_error(data, move_dir, flag); !err.empty()) return make_error(err);
+    std::vector<std::string> files = find_image_files(data);
+    if (files.empty()) return make_error("no image files (by extension) under " + data);
+    return files;
+}
 
 nlohmann::json clean_plan_items(const CleanPlan& plan) {
     json items = json::array();

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "ursa/http.h"
 #include "ursa/progress.h"
 #include "ursa/safetensors.h"
 
@@ -48,23 +49,6 @@ int64_t file_size(const std::string& path) {
     return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
 }
 
-bool starts_with_nocase(const std::string& s, const char* prefix) {
-    const size_t n = std::strlen(prefix);
-    if (s.size() < n) return false;
-    for (size_t i = 0; i < n; ++i)
-        if (std::tolower(static_cast<unsigned char>(s[i])) !=
-            std::tolower(static_cast<unsigned char>(prefix[i])))
-            return false;
-    return true;
-}
-
-std::string trim(std::string s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-    size_t i = 0;
-    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-    return s.substr(i);
-}
-
 // "bytes A-B/T" or "bytes */T": first byte (-1 for "*") and total (-1 for "*").
 bool parse_content_range(const std::string& value, int64_t& first, int64_t& total) {
     long long a = -1, b = -1, t = -1;
@@ -77,11 +61,6 @@ bool parse_content_range(const std::string& value, int64_t& first, int64_t& tota
         return true;
     }
     return false;
-}
-
-void curl_init_once() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
 // One HTTP request: the state its callbacks share.
@@ -119,7 +98,7 @@ struct Transfer {
         if (sp != std::string::npos) {
             status = std::strtol(line.c_str() + sp + 1, nullptr, 10);
             const size_t sp2 = line.find(' ', sp + 1);
-            if (sp2 != std::string::npos) reason = trim(line.substr(sp2 + 1));
+            if (sp2 != std::string::npos) reason = trim_space(line.substr(sp2 + 1));
         }
         content_range.clear();
         content_length = -1;
@@ -194,11 +173,11 @@ struct Transfer {
 size_t on_header(char* data, size_t size, size_t count, void* user) {
     auto* t = static_cast<Transfer*>(user);
     const std::string line(data, size * count);
-    if (starts_with_nocase(line, "HTTP/"))
-        t->new_response(trim(line));
-    else if (starts_with_nocase(line, "content-range:"))
-        t->content_range = trim(line.substr(14));
-    else if (starts_with_nocase(line, "content-length:"))
+    if (header_starts_with(line, "HTTP/"))
+        t->new_response(trim_space(line));
+    else if (header_starts_with(line, "content-range:"))
+        t->content_range = trim_space(line.substr(14));
+    else if (header_starts_with(line, "content-length:"))
         t->content_length = std::strtoll(line.c_str() + 15, nullptr, 10);
     return size * count;
 }
@@ -211,33 +190,6 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
     if (!t->write_all(data, n)) return 0;
     t->show_progress();
     return n;
-}
-
-bool transient_curl_error(CURLcode rc) {
-    switch (rc) {
-        case CURLE_COULDNT_RESOLVE_PROXY:
-        case CURLE_COULDNT_RESOLVE_HOST:
-        case CURLE_COULDNT_CONNECT:
-        case CURLE_OPERATION_TIMEDOUT:  // also the low-speed limit: a stalled server
-        case CURLE_PARTIAL_FILE:
-        case CURLE_RECV_ERROR:
-        case CURLE_SEND_ERROR:
-        case CURLE_GOT_NOTHING:
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_HTTP2:
-        case CURLE_HTTP2_STREAM:
-            return true;
-        default:
-            return false;
-    }
-}
-
-bool transient_status(long status) {
-    return status >= 500 || status == 408 || status == 429;
-}
-
-std::string http_error(long status, const std::string& reason, const std::string& url) {
-    return "HTTP " + std::to_string(status) + (reason.empty() ? "" : " " + reason) + " for " + url;
 }
 
 enum class Outcome { done, transient, permanent, restart };
@@ -356,6 +308,17 @@ Result<DownloadStats> download_file(const std::string& url, const std::string& d
     }
 }
 
+namespace {
+
+std::string hex_digest(const unsigned char* digest, unsigned int len) {
+    static const char digits[] = "0123456789abcdef";
+    std::string hex;
+    for (unsigned int i = 0; i < len; ++i) hex += digits[digest[i] >> 4], hex += digits[digest[i] & 15];
+    return hex;
+}
+
+}  // namespace
+
 Result<std::string> sha256_file(const std::string& path) {
     std::unique_ptr<FILE, decltype(&std::fclose)> f(std::fopen(path.c_str(), "rb"), std::fclose);
     if (!f) return make_error("cannot read " + path + ": " + errno_text());
@@ -370,13 +333,14 @@ Result<std::string> sha256_file(const std::string& path) {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     if (EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1) return make_error("OpenSSL: SHA-256 failed");
-    std::string hex;
-    for (unsigned int i = 0; i < len; ++i) {
-        char b[3];
-        std::snprintf(b, sizeof b, "%02x", digest[i]);
-        hex += b;
-    }
-    return hex;
+    return hex_digest(digest, len);
+}
+
+std::string sha256_hex(const void* data, size_t size) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(data, size, digest, &len, EVP_sha256(), nullptr);
+    return hex_digest(digest, len);
 }
 
 Result<std::string> weights_cache_dir(const std::string& cache_dir_flag) {

@@ -5,9 +5,8 @@
 #include <map>
 #include <system_error>
 
-#include "ursa/clean.h"  // free_destination
+#include "ursa/clean.h"  // dataset_images_to_move, free_destination, move_file
 #include "ursa/commands.h"
-#include "ursa/dataset.h"
 #include "ursa/io.h"
 #include "ursa/progress.h"
 
@@ -15,54 +14,13 @@ namespace fs = std::filesystem;
 
 namespace ursa {
 
-namespace {
-
-// rename, or copy + remove across file systems; the source goes only once the copy
-// is complete.
-std::error_code move_file(const fs::path& from, const fs::path& to) {
-    std::error_code ec;
-    fs::create_directories(to.parent_path(), ec);
-    if (ec) return ec;
-    fs::rename(from, to, ec);
-    if (!ec || ec != std::errc::cross_device_link) return ec;
-    ec.clear();
-    fs::copy_file(from, to, fs::copy_options::none, ec);
-    if (ec) return ec;
-    if (fs::file_size(from, ec) != fs::file_size(to, ec) || ec) {
-        std::error_code ignore;
-        fs::remove(to, ignore);
-        return ec ? ec : std::make_error_code(std::errc::io_error);
-    }
-    fs::remove(from, ec);
-    return ec;
-}
-
-}  // namespace
-
 int verify_dataset(const VerifyOptions& o) {
-    std::error_code ec;
-    if (!fs::is_directory(o.data, ec)) {
-        std::fprintf(stderr, "error: %s is not a folder\n", o.data.c_str());
+    const auto found = dataset_images_to_move(o.data, o.move_bad, "--move-bad");
+    if (!found) {
+        std::fprintf(stderr, "error: %s\n", found.error().message.c_str());
         return 2;
     }
-    if (!o.move_bad.empty()) {  // inside DATA (and not hidden) the moved files would be read as data again
-        const fs::path data = fs::weakly_canonical(o.data, ec), bad = fs::weakly_canonical(o.move_bad, ec);
-        const fs::path rel = bad.lexically_relative(data);
-        bool inside = !rel.empty() && *rel.begin() != "..", hidden = false;
-        for (const auto& part : rel) hidden = hidden || (!part.empty() && part.string()[0] == '.' && part != "..");
-        if (inside && !hidden) {
-            std::fprintf(stderr,
-                         "error: --move-bad %s is inside %s, where its files would be read as data again; use a "
-                         "folder outside it or a hidden one (e.g. %s/.bad)\n",
-                         o.move_bad.c_str(), o.data.c_str(), o.data.c_str());
-            return 2;
-        }
-    }
-    const std::vector<std::string> files = find_image_files(o.data);
-    if (files.empty()) {
-        std::fprintf(stderr, "error: no image files (by extension) under %s\n", o.data.c_str());
-        return 2;
-    }
+    const std::vector<std::string>& files = *found;
     DecodeOptions decode;
     decode.max_pixels = o.max_pixels;
     std::vector<std::string> errors(files.size());

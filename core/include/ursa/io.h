@@ -24,4 +24,7 @@ inline std::vector<uint8_t> encode_png(const Image& image) {
     return encode_png(image.pixels.data(), image.width, image.height, 3);
 }
 
+// Baseline JPEG bytes (4:2:0 chroma, stb_image_write) at quality 1..100.
+std::vector<uint8_t> encode_jpeg(const Image& image, int quality = 90);
+
 }  // namespace ursa

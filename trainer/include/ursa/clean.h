@@ -18,6 +18,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "ursa/result.h"
@@ -79,5 +80,23 @@ std::filesystem::path free_destination(const std::filesystem::path& dir, const s
                                        const std::function<bool(const std::filesystem::path&)>& taken);
 // The same with `taken` = std::filesystem::exists.
 std::filesystem::path free_destination(const std::filesystem::path& dir, const std::filesystem::path& rel);
+
+// Moves a file (making to's folder): a rename, or across file systems a copy and then
+// the removal of the source once the copy is complete. Never replaces anything at
+// `to` (that fails with file_exists). Shared by `ursa verify --move-bad` and
+// `ursa dedupe --move`.
+std::error_code move_file(const std::filesystem::path& from, const std::filesystem::path& to);
+
+// Why `dir` must not receive files moved out of the dataset folder `data`, or "" when
+// it may: it is `data` itself or inside it and not hidden, where find_image_files
+// would read its files as data again. `flag` names the option in the message.
+std::string move_destination_error(const std::string& data, const std::string& dir, const std::string& flag);
+
+// The image files under the dataset folder `data` (find_image_files) for a command that
+// may move some of them to `move_dir` ("" = none, else checked with
+// move_destination_error under the name `flag`), or why not (a usage error, exit
+// status 2): no such folder, a move_dir inside it, no image files.
+Result<std::vector<std::string>> dataset_images_to_move(const std::string& data, const std::string& move_dir,
+                                                        const std::string& flag);
 
 }  // namespace ursa

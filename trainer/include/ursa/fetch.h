@@ -35,8 +35,9 @@ struct DownloadStats {
 Result<DownloadStats> download_file(const std::string& url, const std::string& dest,
                                     const DownloadOptions& options = {});
 
-// Lower-case hex SHA-256 of a file's bytes.
+// Lower-case hex SHA-256 of a file's bytes, or of bytes in memory.
 Result<std::string> sha256_file(const std::string& path);
+std::string sha256_hex(const void* data, size_t size);
 
 // --cache-dir, else $URSA_CACHE_DIR, else $XDG_CACHE_HOME/ursa/weights, else
 // $HOME/.cache/ursa/weights.
