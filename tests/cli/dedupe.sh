@@ -5,14 +5,9 @@
 # second run, and the refusals.
 # usage: bash tests/cli/dedupe.sh URSA_BIN WORKDIR
 set -uo pipefail
-[ $# -eq 2 ] || { echo "usage: bash tests/cli/dedupe.sh URSA_BIN WORKDIR" >&2; exit 2; }
-ursa=$(realpath "$1")
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-py=/usr/bin/python3
-rm -rf "$2" && mkdir -p "$2" && work=$(realpath "$2")
-cd "$work"
-
 source "$here/lib.sh"
+begin_test "$@"
 absent() { [ ! -e "$1" ] || { echo "  $1 exists"; return 1; }; }
 # json_is FILE PYTHON_EXPR EXPECTED: the expression over `j` (the parsed file) prints EXPECTED
 json_is() {

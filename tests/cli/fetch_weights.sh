@@ -4,14 +4,9 @@
 # redirect. Nothing here reaches the internet: every call passes --url.
 # usage: bash tests/cli/fetch_weights.sh URSA_BIN WORKDIR
 set -uo pipefail
-[ $# -eq 2 ] || { echo "usage: bash tests/cli/fetch_weights.sh URSA_BIN WORKDIR" >&2; exit 2; }
-ursa=$(realpath "$1")
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-py=/usr/bin/python3
-rm -rf "$2" && mkdir -p "$2" && work=$(realpath "$2")
-cd "$work"
-
 source "$here/lib.sh"
+begin_test "$@"
 same() { cmp -s "$1" "$2" || { echo "  $2 differs from $1"; return 1; }; }
 last_line() { [ "$(tail -n1 "$1")" = "$2" ] || { echo "  last line of $1 is '$(tail -n1 "$1")', expected '$2'"; return 1; }; }
 absent() { [ ! -e "$1" ] || { echo "  $1 exists"; return 1; }; }

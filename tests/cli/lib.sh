@@ -1,4 +1,13 @@
 # Shared helpers of the shell tests (source it): PASS/FAIL lines and counters.
+# begin_test URSA_BIN WORKDIR: the usual arguments; sets $ursa, $py and $work (made
+# afresh) and enters $work.
+begin_test() {
+  [ $# -eq 2 ] || { echo "usage: bash $0 URSA_BIN WORKDIR" >&2; exit 2; }
+  ursa=$(realpath "$1")
+  py=/usr/bin/python3
+  rm -rf "$2" && mkdir -p "$2" && work=$(realpath "$2")
+  cd "$work" || exit 2
+}
 passed=0
 failed=0
 ok() { echo "PASS $1"; passed=$((passed + 1)); }

@@ -4,14 +4,9 @@
 # API and of Openverse. Nothing here reaches the internet: every call passes --endpoint.
 # usage: bash tests/cli/search.sh URSA_BIN WORKDIR
 set -uo pipefail
-[ $# -eq 2 ] || { echo "usage: bash tests/cli/search.sh URSA_BIN WORKDIR" >&2; exit 2; }
-ursa=$(realpath "$1")
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-py=/usr/bin/python3
-rm -rf "$2" && mkdir -p "$2" && work=$(realpath "$2")
-cd "$work"
-
 source "$here/lib.sh"
+begin_test "$@"
 absent() { [ ! -e "$1" ] || { echo "  $1 exists"; return 1; }; }
 # log_has API PATTERN: a logged request to API has a tab-separated field matching PATTERN
 # exactly (grep -E on the whole field) in the log lines since mark

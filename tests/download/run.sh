@@ -7,13 +7,9 @@
 # complete on a re-run with no partial file.
 # usage: bash tests/download/run.sh URSA_BIN WORKDIR
 set -uo pipefail
-[ $# -eq 2 ] || { echo "usage: bash tests/download/run.sh URSA_BIN WORKDIR" >&2; exit 2; }
-ursa=$(realpath "$1")
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-py=/usr/bin/python3
-rm -rf "$2" && mkdir -p "$2" && work=$(realpath "$2")
-cd "$work"
 source "$here/../cli/lib.sh"
+begin_test "$@"
 
 # --- what the server serves ---
 mkdir files
