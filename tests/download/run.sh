@@ -171,6 +171,22 @@ check "re-run asks nothing for settled URLs" lacks server.log "/img/a.jpg"
 check "re-run retries the failures" contains server.log "/status/404 status=404"
 check "re-run summary" contains rerun.out "18 URLs: 0 downloaded, 8 already there from an earlier run, 0 duplicates, 10 failed"
 
+# --- a folder of <label>.txt / <label>.csv lists: the file name is the label (over a
+# CSV's label column); --max-per-label keeps the first N of each; file names never come
+# from the server ---
+mkdir lists
+printf '%s/evil-name/b.jpg\n%s/img/d.jpg\n' "$base" "$base" >lists/teddy.txt
+printf 'label,url,license\nteddy_bear,%s/img/c.png,CC0\nteddy_bear,%s/img/a.jpg,CC0\n' "$base" "$base" >lists/brown.csv
+run folder 0 "$ursa" download --urls lists --out fromfolder --max-per-label 1 --host-delay 0 --no-progress
+"$py" - fromfolder >folder.check <<'PY'
+import json, sys
+items = json.load(open(f"{sys.argv[1]}/download-report.json"))["items"]
+print([(i["label"], i["url"].split("/", 3)[3], i["status"], i.get("license", "")) for i in items])
+PY
+check "folder lists: labels from the file names, first one of each" contains folder.check \
+  "[('brown', 'img/c.png', 'downloaded', 'CC0'), ('teddy', 'evil-name/b.jpg', 'downloaded', '')]"
+check "no file is named by the server" test -z "$(find "$work" -name 'evil.jpg')"
+
 # --- bad lists and flags: clear errors, exit 2 ---
 run no-label 2 "$ursa" download --urls grizzly.txt --out photos2
 check "a .txt list without a label is refused" contains no-label.err "needs its label (LABEL=grizzly.txt)"

@@ -6,6 +6,7 @@ Binds 127.0.0.1 on a free port and prints it. Serves the files of ROOT by path:
   /img/NAME             ROOT/NAME as image/jpeg or image/png (by extension); a query
                         string is ignored, so /img/a.jpg?1 and ?2 are the same bytes
   /as/TYPE/NAME         ROOT/NAME with Content-Type TYPE ("_" for "/": text_html)
+  /evil-name/NAME       ROOT/NAME with Content-Disposition naming "../../evil.jpg"
   /status/CODE          that status, empty body
   /slow/SECONDS/NAME    waits, then serves ROOT/NAME
   /drip/NAME            serves ROOT/NAME after 0.4 s (for the interruption test)
@@ -93,6 +94,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.serve(parts[1])
         if kind == "as" and len(parts) == 3:
             return self.serve(parts[2], parts[1].replace("_", "/"))
+        if kind == "evil-name" and len(parts) == 2:  # a server that suggests a file name outside the folder
+            data = self.file(parts[1])
+            return 200, lambda: self.reply(200, data, "image/jpeg",
+                                           [("Content-Disposition", 'attachment; filename="../../evil.jpg"')])
         if kind == "status" and len(parts) == 2:
             code = int(parts[1])
             return code, lambda: self.reply(code, b"", "text/plain")
