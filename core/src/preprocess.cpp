@@ -304,6 +304,7 @@ const char* to_string(ResizeMethod method) {
         case ResizeMethod::Crop: return "crop";
         case ResizeMethod::Squish: return "squish";
         case ResizeMethod::Pad: return "pad";
+        case ResizeMethod::RandomResizedCrop: return "random-resized-crop";
     }
     return "squish";
 }
@@ -328,7 +329,8 @@ Result<ResizeMethod> parse_resize_method(const std::string& name) {
     if (name == "crop") return ResizeMethod::Crop;
     if (name == "squish") return ResizeMethod::Squish;
     if (name == "pad") return ResizeMethod::Pad;
-    return make_error("unknown resize method '" + name + "' (expected crop, squish or pad)");
+    if (name == "random-resized-crop") return ResizeMethod::RandomResizedCrop;
+    return make_error("unknown resize method '" + name + "' (expected crop, squish, pad or random-resized-crop)");
 }
 
 Image resample(const Image& src, int out_w, int out_h, Filter filter, double x0, double y0, double x1,
@@ -348,6 +350,15 @@ namespace {
 // window of the target aspect (largest inside for crop, smallest outside for pad),
 // cropped or padded, then resized.
 Image fit_view(const View& src, int width, int height, ResizeMethod method, Filter filter, PadMode pad) {
+    if (method == ResizeMethod::RandomResizedCrop) {
+        // ref: fastai RandomResizedCrop.encodes on the validation set: the whole image
+        // squished to (width + m, height + m), then the centre (width, height) cut out,
+        // which is that resize's box of source coordinates (the same filter taps).
+        const int m = rrc_valid_margin(width, height), off = m / 2;
+        const double sx = static_cast<double>(src.width) / (width + m), sy = static_cast<double>(src.height) / (height + m);
+        return resample_window(src, Window{0, 0, src.width, src.height}, width, height, filter, off * sx, off * sy,
+                               (off + width) * sx, (off + height) * sy);
+    }
     const FitWindow w = fit_window(src.width, src.height, width, height, method);
     return resample_window(src, Window{w.x0, w.y0, w.width, w.height, pad}, width, height, filter, 0, 0, w.width,
                            w.height);
@@ -355,8 +366,12 @@ Image fit_view(const View& src, int width, int height, ResizeMethod method, Filt
 
 }  // namespace
 
+int rrc_valid_margin(int width, int height) {
+    return static_cast<int>(std::ceil(std::max(width, height) * 0.14 / 8)) * 8;
+}
+
 FitWindow fit_window(int src_width, int src_height, int width, int height, ResizeMethod method) {
-    if (method == ResizeMethod::Squish) return {0, 0, src_width, src_height};
+    if (method == ResizeMethod::Squish || method == ResizeMethod::RandomResizedCrop) return {0, 0, src_width, src_height};
     const double rw = static_cast<double>(src_width) / width, rh = static_cast<double>(src_height) / height;
     const double m = method == ResizeMethod::Crop ? std::min(rw, rh) : std::max(rw, rh);
     const int cw = std::max(1, static_cast<int>(m * width)), ch = std::max(1, static_cast<int>(m * height));

@@ -4,6 +4,7 @@
 
 #include "ursa/augment.h"
 #include "ursa/dataset.h"
+#include "ursa/preprocess.h"
 
 using namespace ursa;
 
@@ -149,13 +150,13 @@ TEST_CASE("training strips: short side at the model size, the crop window cut wh
     spec.resize = ResizeMethod::Crop;
     const std::vector<Item> items = {{std::string(URSA_FIXTURES_DIR) + "/src_160x120.png", 0},
                                      {std::string(URSA_FIXTURES_DIR) + "/src_300x4.png", 1}};
-    Prepared strips = prepare_items(items, spec, DecodeOptions{}, 1, "test", true);
+    Prepared strips = prepare_items(items, spec, DecodeOptions{}, 1, "test", Storage::crop_strips);
     REQUIRE(strips.images.size() == 2);
     CHECK(strips.images[0].width == 43);
     CHECK(strips.images[0].height == 32);
     CHECK(strips.images[1].width == 64);
     CHECK(strips.images[1].height == 32);
-    Prepared centre = prepare_items(items, spec, DecodeOptions{}, 1, "test", false);
+    Prepared centre = prepare_items(items, spec, DecodeOptions{}, 1, "test", Storage::fitted);
     CHECK(centre.images[0].width == 32);
 
     // Cutting: the window's first column is at crop_pct * (43 - 32).
@@ -180,4 +181,74 @@ TEST_CASE("training strips: short side at the model size, the crop window cut wh
     CHECK(max_diff(a, make_batch(l, {0}, spec).images) < 1e-4);
     CHECK(max_diff(b, make_batch(r, {0}, spec).images) < 1e-4);
     CHECK(max_diff(a, b) > 0.01);
+}
+
+TEST_CASE("random-resized-crop: fastai's window, area and ratio in range, fallback centre crop") {
+    int fallbacks = 0;
+    for (uint64_t seed = 0; seed < 500; ++seed) {
+        std::mt19937_64 rng(seed);
+        const CropBox c = random_resized_crop_box(160, 120, 0.08, rng);
+        CAPTURE(seed);
+        REQUIRE(c.width > 0);
+        REQUIRE(c.height > 0);
+        CHECK(c.x0 >= 0);
+        CHECK(c.y0 >= 0);
+        CHECK(c.x0 + c.width <= 160);
+        CHECK(c.y0 + c.height <= 120);
+        const double area = static_cast<double>(c.width) * c.height / (160.0 * 120.0);
+        const double ratio = static_cast<double>(c.width) / c.height;
+        CHECK(area >= 0.08 * 0.9);  // the rounding of width and height
+        CHECK(ratio >= 0.75 * 0.9);
+        CHECK(ratio <= 4.0 / 3.0 * 1.1);
+        fallbacks += c.width == 160 && c.height == 120;
+        std::mt19937_64 again(seed);  // the same draws give the same window
+        const CropBox d = random_resized_crop_box(160, 120, 0.08, again);
+        CHECK((d.x0 == c.x0 && d.y0 == c.y0 && d.width == c.width && d.height == c.height));
+    }
+    CHECK(fallbacks < 25);  // 160x120 is 4:3: the full image only when all 10 tries miss
+    // min_scale 1: the window is (nearly) the whole image.
+    std::mt19937_64 rng(7);
+    const CropBox whole = random_resized_crop_box(160, 120, 1.0, rng);
+    CHECK(whole.width * whole.height >= 150 * 110);
+    // A 1000x10 line: no try fits (height >= sqrt(0.08 * 10000 * 3/4) > 10), so fastai's
+    // fallback: the centre, clamped to ratio 4/3: int(10 * 4/3) = 13 wide.
+    const CropBox line = random_resized_crop_box(1000, 10, 0.08, rng);
+    CHECK(line.x0 == 493);
+    CHECK(line.y0 == 0);
+    CHECK(line.width == 13);
+    CHECK(line.height == 10);
+}
+
+TEST_CASE("random-resized-crop: whole images kept, the drawn window resized into the batch") {
+    InputSpec spec;
+    spec.width = spec.height = 32;
+    spec.resize = ResizeMethod::RandomResizedCrop;
+    const std::vector<Item> items = {{std::string(URSA_FIXTURES_DIR) + "/src_160x120.png", 0}};
+    // Short side 120 > 2 * 32: shrunk to a short side of 64 (85 x 64).
+    Prepared whole = prepare_items(items, spec, DecodeOptions{}, 1, "test", Storage::whole);
+    REQUIRE(whole.images.size() == 1);
+    CHECK(whole.images[0].width == 85);
+    CHECK(whole.images[0].height == 64);
+    spec.width = spec.height = 64;  // 120 <= 128: kept at full size
+    CHECK(prepare_items(items, spec, DecodeOptions{}, 1, "test", Storage::whole).images[0].width == 160);
+    spec.width = spec.height = 32;
+
+    AugOptions options = no_batch_aug(AugOptions{});
+    options.random_resized_crop = true;
+    options.min_scale = 0.3;
+    std::mt19937_64 draws(5);
+    std::vector<AugParams> params = {draw_aug_params(draws, options)};
+    CHECK(params[0].identity());
+    CHECK(params[0].rrc_min_scale == 0.3);
+    const torch::Tensor got = make_batch(whole, {0}, spec, &params).images;
+    // The same window, cut and resized by core, normalised: the batch exactly.
+    std::mt19937_64 rng(params[0].rrc_seed);
+    const CropBox c = random_resized_crop_box(85, 64, 0.3, rng);
+    const Image expect = resample(whole.images[0], 32, 32, Filter::Bilinear, c.x0, c.y0, c.x0 + c.width, c.y0 + c.height);
+    std::vector<float> chw;
+    normalize_to_chw(expect, spec.mean, spec.std, chw);
+    CHECK(max_diff(got, torch::from_blob(chw.data(), {1, 3, 32, 32}).clone()) < 1e-5);
+    // Validation goes through core's fit: squished to 32 + 8, the centre 32 cut out.
+    Prepared valid = prepare_items(items, spec, DecodeOptions{}, 1, "test", Storage::fitted);
+    CHECK(valid.images[0].width == 32);
 }

@@ -13,7 +13,7 @@ void add_preprocess(CLI::App& app, Run& run) {
     sub->add_option("file", o->file, "Image file")->required();
     sub->add_option("--size", o->size, "Output size N (N x N)")->check(CLI::Range(1, 8192))->capture_default_str();
     sub->add_option("--method", o->method, "Resize method")
-        ->check(CLI::IsMember({"crop", "squish", "pad"}))
+        ->check(CLI::IsMember({"crop", "squish", "pad", "random-resized-crop"}))
         ->capture_default_str();
     sub->add_option("--pad-mode", o->pad_mode, "What pad fills its margins with")
         ->check(CLI::IsMember({"zeros", "border", "reflection"}))

@@ -14,8 +14,15 @@ std::function<void()> add_data_options(CLI::App* sub, const std::shared_ptr<Trai
     auto* data = sub->add_option("data", o->data, "Dataset folder");
     if (data_required) data->required();
     sub->add_option("--size", o->size, "Input size N (N x N pixels)")->check(CLI::Range(16, 1024))->capture_default_str();
-    sub->add_option("--resize-method", *method, "How images are brought to N x N")
-        ->check(CLI::IsMember({"crop", "squish", "pad"}))
+    sub->add_option("--resize-method", *method,
+                    "How images are brought to N x N: fastai's Resize methods, or RandomResizedCrop (a random "
+                    "window per training item; validation squishes to N + ceil(0.14 N / 8) * 8 and cuts out the "
+                    "centre)")
+        ->check(CLI::IsMember({"crop", "squish", "pad", "random-resized-crop"}))
+        ->capture_default_str();
+    sub->add_option("--min-scale", o->aug.min_scale,
+                    "random-resized-crop: the smallest window, as a fraction of the image's area")
+        ->check(CLI::Range(0.01, 1.0))
         ->capture_default_str();
     sub->add_option("--pad-mode", *pad_mode, "What --resize-method pad fills its margins with")
         ->check(CLI::IsMember({"zeros", "border", "reflection"}))

@@ -95,7 +95,46 @@ AugParams draw_aug_params(std::mt19937_64& rng, const AugOptions& o) {
     const double c = std::exp(uniform(rng, std::log(1 - max_lighting), -std::log(1 - max_lighting)));
     if (draw(rng, o.p_lighting)) p.contrast = c;
     p.crop_pct = uniform(rng, 0, 1);  // ref: fastai Resize.before_call, random pcts on training
+    if (o.random_resized_crop) {  // drawn only then, so other runs keep their streams
+        p.rrc_seed = rng();
+        p.rrc_min_scale = o.min_scale;
+    }
     return p;
+}
+
+AugOptions no_batch_aug(const AugOptions& o) {
+    AugOptions none = o;
+    none.flip = false;
+    none.max_rotate = none.max_warp = none.max_lighting = 0;
+    none.min_zoom = none.max_zoom = 1;
+    none.p_affine = none.p_lighting = 0;
+    return none;
+}
+
+CropBox random_resized_crop_box(int w, int h, double min_scale, std::mt19937_64& rng) {
+    // ref: fastai vision/augment.py RandomResizedCrop.before_call (ratio (3/4, 4/3),
+    // max_scale 1).
+    const double r0 = 3.0 / 4.0, r1 = 4.0 / 3.0;
+    auto randint = [&](int lo, int hi) {  // inclusive, as random.randint
+        return std::uniform_int_distribution<int>(lo, hi)(rng);
+    };
+    for (int attempt = 0; attempt < 10; ++attempt) {
+        const double area = uniform(rng, min_scale, 1.0) * w * h;
+        const double ratio = std::exp(uniform(rng, std::log(r0), std::log(r1)));
+        // Python's round() rounds halves to even, as std::nearbyint does by default.
+        const int nw = static_cast<int>(std::nearbyint(std::sqrt(area * ratio)));
+        const int nh = static_cast<int>(std::nearbyint(std::sqrt(area / ratio)));
+        if (nw <= w && nh <= h && nw > 0 && nh > 0) {
+            const int x0 = randint(0, w - nw), y0 = randint(0, h - nh);
+            return {x0, y0, nw, nh};
+        }
+    }
+    int cw = w, ch = h;
+    if (static_cast<double>(w) / h < r0)
+        ch = std::max(1, static_cast<int>(w / r0));
+    else if (static_cast<double>(w) / h > r1)
+        cw = std::max(1, static_cast<int>(h * r1));
+    return {(w - cw) / 2, (h - ch) / 2, cw, ch};
 }
 
 torch::Tensor augment_batch(const torch::Tensor& images, const std::vector<AugParams>& params) {

@@ -215,19 +215,35 @@ Result<Image> decode_strip(const uint8_t* data, size_t size, const InputSpec& sp
     return fit_decoded(*decoded, sw, sh, ResizeMethod::Crop, spec.pad_mode, decode);
 }
 
+// The whole image of Storage::whole: upright, shrunk (squished, Pillow bilinear) when
+// its short side is over twice the model size or its long side over six times.
+Result<Image> decode_whole(const uint8_t* data, size_t size, const InputSpec& spec, const DecodeOptions& decode) {
+    auto decoded = decode_rgba(data, size, decode);
+    if (!decoded) return decoded.error();
+    const int w = decoded->upright_width(), h = decoded->upright_height();
+    const double n = std::max(spec.width, spec.height);
+    const double scale = std::min({1.0, 2 * n / std::min(w, h), 6 * n / std::max(w, h)});
+    if (scale >= 1) return to_image(*decoded, decode);
+    const int sw = std::max(1, static_cast<int>(std::lround(w * scale)));
+    const int sh = std::max(1, static_cast<int>(std::lround(h * scale)));
+    return fit_decoded(*decoded, sw, sh, ResizeMethod::Squish, spec.pad_mode, decode);
+}
+
 }  // namespace
 
 Prepared prepare_items(const std::vector<Item>& items, const InputSpec& spec, const DecodeOptions& decode,
-                       int threads, const std::string& title, bool crop_strips) {
+                       int threads, const std::string& title, Storage storage) {
     std::vector<Image> images(items.size());
     std::vector<std::string> errors(items.size());
     parallel_for_with_progress(items.size(), threads, title, [&](size_t i) {
         auto bytes = read_file(items[i].path);
         if (!bytes) {
             errors[i] = bytes.error().message;
-        } else if (auto img = crop_strips ? decode_strip(bytes->data(), bytes->size(), spec, decode)
-                                          : decode_fit(bytes->data(), bytes->size(), spec.width, spec.height,
-                                                       spec.resize, spec.pad_mode, decode);
+        } else if (auto img = storage == Storage::crop_strips ? decode_strip(bytes->data(), bytes->size(), spec, decode)
+                              : storage == Storage::whole
+                                  ? decode_whole(bytes->data(), bytes->size(), spec, decode)
+                                  : decode_fit(bytes->data(), bytes->size(), spec.width, spec.height, spec.resize,
+                                               spec.pad_mode, decode);
                    !img) {
             errors[i] = img.error().message;
         } else {
@@ -262,14 +278,24 @@ Batch make_batch(const Prepared& data, const std::vector<int64_t>& indices, cons
         torch::Tensor pixels = torch::empty({b, h, w, 3}, torch::kUInt8);
         uint8_t* p = pixels.data_ptr<uint8_t>();
         for (int64_t i = 0; i < b; ++i) {
-            const Image& img = data.images[indices[i]];  // h x w, or a strip to cut the window from
-            const int x0 = static_cast<int>((*aug)[i].crop_pct * (img.width - w));
-            const int y0 = static_cast<int>((*aug)[i].crop_pct * (img.height - h));
+            const Image& stored = data.images[indices[i]];  // h x w, a strip, or a whole image
+            const AugParams& a = (*aug)[i];
+            Image cropped;
+            if (spec.resize == ResizeMethod::RandomResizedCrop) {  // fastai's window, resized to h x w
+                std::mt19937_64 rng(a.rrc_seed);
+                const CropBox c = random_resized_crop_box(stored.width, stored.height, a.rrc_min_scale, rng);
+                cropped = resample(stored, static_cast<int>(w), static_cast<int>(h), Filter::Bilinear, c.x0, c.y0,
+                                   c.x0 + c.width, c.y0 + c.height);
+            }
+            const Image& img = spec.resize == ResizeMethod::RandomResizedCrop ? cropped : stored;
+            const int x0 = static_cast<int>(a.crop_pct * (img.width - w));
+            const int y0 = static_cast<int>(a.crop_pct * (img.height - h));
             for (int64_t y = 0; y < h; ++y)
                 std::copy_n(img.at(x0, y0 + static_cast<int>(y)), w * 3, p + (i * h + y) * w * 3);
         }
         torch::Tensor x = pixels.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255.0f).contiguous();
-        x = augment_batch(x, *aug);
+        if (!std::all_of(aug->begin(), aug->end(), [](const AugParams& a) { return a.identity(); }))
+            x = augment_batch(x, *aug);
         batch.images = ((x - per_channel(spec.mean)) / per_channel(spec.std)).contiguous();
         return batch;
     }

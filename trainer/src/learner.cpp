@@ -95,6 +95,21 @@ InputSpec input_spec(const TrainOptions& o) {
 
 bool uses_crop_strips(const TrainOptions& o) { return o.augment && o.resize == ResizeMethod::Crop; }
 
+Storage training_storage(const TrainOptions& o) {
+    if (o.resize == ResizeMethod::RandomResizedCrop) return Storage::whole;
+    return uses_crop_strips(o) ? Storage::crop_strips : Storage::fitted;
+}
+
+bool draws_batch_params(const TrainOptions& o) {
+    return o.augment || o.resize == ResizeMethod::RandomResizedCrop;
+}
+
+AugOptions batch_aug_options(const TrainOptions& o) {
+    AugOptions a = o.augment ? o.aug : no_batch_aug(o.aug);
+    a.random_resized_crop = o.resize == ResizeMethod::RandomResizedCrop;
+    return a;
+}
+
 std::vector<Phase> training_plan(const TrainOptions& o) {
     if (o.pretrained.empty()) return {{"one-cycle", o.epochs, {o.lr, o.lr, o.lr}, 25.0, 0.25, false}};
     // ref: fastai callback/schedule.py fine_tune, optimizer.py set_hyper (slice → lrs).
@@ -164,9 +179,12 @@ std::vector<int64_t> Learner::epoch_order() {
 double Learner::train_batch(const std::vector<int64_t>& idx, const std::vector<double>& lrs, double mom) {
     model->train();
     std::vector<AugParams> aug;
-    if (options.augment)
-        for (size_t i = 0; i < idx.size(); ++i) aug.push_back(draw_aug_params(rng, options.aug));
-    Batch b = make_batch(train_data, idx, spec, options.augment ? &aug : nullptr);
+    const bool drawn = draws_batch_params(options);
+    if (drawn) {
+        const AugOptions a = batch_aug_options(options);
+        for (size_t i = 0; i < idx.size(); ++i) aug.push_back(draw_aug_params(rng, a));
+    }
+    Batch b = make_batch(train_data, idx, spec, drawn ? &aug : nullptr);
     opt.set_lrs(lrs);
     opt.set_mom(mom);
     const bool cuda = device.is_cuda();
@@ -274,6 +292,7 @@ nlohmann::json options_to_json(const TrainOptions& o) {
             {"wd", o.weight_decay},
             {"augment", o.augment},
             {"aug_mult", o.aug.mult},
+            {"min_scale", o.aug.min_scale},
             {"bf16", o.bf16},
             {"device", o.device},
             {"max_pixels", o.max_pixels},
@@ -304,6 +323,7 @@ Result<TrainOptions> options_from_json(const std::string& text) {
         o.weight_decay = j.at("wd");
         o.augment = j.at("augment");
         o.aug.mult = j.at("aug_mult");
+        o.aug.min_scale = j.value("min_scale", 0.08);
         o.bf16 = j.at("bf16");
         o.device = j.value("device", "auto");
         o.max_pixels = j.at("max_pixels");
@@ -498,7 +518,7 @@ int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir, bo
 
     const InputSpec spec = input_spec(o);
     DecodeOptions decode{o.max_pixels};
-    Prepared train_data = prepare_items(train_items, spec, decode, threads, "load train", uses_crop_strips(o));
+    Prepared train_data = prepare_items(train_items, spec, decode, threads, "load train", training_storage(o));
     Prepared valid_data = with_valid ? prepare_items(ds->valid, spec, decode, threads, "load valid") : Prepared{};
     s.failures = train_data.failures;
     s.failures.insert(s.failures.end(), valid_data.failures.begin(), valid_data.failures.end());

@@ -52,7 +52,7 @@ int show_batch(const TrainOptions& o, int rows, bool unique, const std::string& 
     std::shuffle(items.begin(), items.end(), rng);
     items.resize(std::min(items.size(), unique ? size_t{1} : n));
     const InputSpec spec = input_spec(o);
-    Prepared data = prepare_items(items, spec, DecodeOptions{o.max_pixels}, 1, "load", uses_crop_strips(o));
+    Prepared data = prepare_items(items, spec, DecodeOptions{o.max_pixels}, 1, "load", training_storage(o));
     for (const auto& f : data.failures) std::fprintf(stderr, "%s: %s\n", f.path.c_str(), f.reason.c_str());
     if (data.images.empty()) {
         std::fprintf(stderr, "error: none of the chosen images could be read\n");
@@ -61,7 +61,9 @@ int show_batch(const TrainOptions& o, int rows, bool unique, const std::string& 
     std::vector<int64_t> idx;
     for (size_t i = 0; i < (unique ? n : data.images.size()); ++i) idx.push_back(static_cast<int64_t>(i % data.images.size()));
     std::vector<AugParams> aug;
-    for (size_t i = 0; i < idx.size(); ++i) aug.push_back(o.augment ? draw_aug_params(rng, o.aug) : AugParams{});
+    const AugOptions drawn = batch_aug_options(o);
+    for (size_t i = 0; i < idx.size(); ++i)
+        aug.push_back(draws_batch_params(o) ? draw_aug_params(rng, drawn) : AugParams{});
     const Batch batch = make_batch(data, idx, spec, &aug);
     // Back to pixels: x * std + mean, as show_batch decodes the normalised batch.
     const torch::Tensor pixels =

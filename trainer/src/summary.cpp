@@ -52,8 +52,13 @@ int summarize(const TrainOptions& o, int64_t item) {
                 o.resize == ResizeMethod::Pad ? (std::string(", padded with ") + to_string(o.pad_mode)).c_str() : "",
                 o.size, o.size,
                 uses_crop_strips(o) ? " (centred for validation; at a random position along "
-                                                              "the long side for training)"
-                                                            : "");
+                                      "the long side for training)"
+                : o.resize == ResizeMethod::RandomResizedCrop
+                    ? (" (validation: squished to " + std::to_string(o.size + rrc_valid_margin(o.size, o.size)) +
+                       ", centre " + std::to_string(o.size) +
+                       " cut out; training: fastai's random window, area " + std::to_string(o.aug.min_scale).substr(0, 4) +
+                       "-1 of the image, ratio 3/4-4/3)").c_str()
+                    : "");
     auto fitted = fit_decoded(*decoded, o.size, o.size, o.resize, o.pad_mode, decode);
     if (!fitted) {
         std::fprintf(stderr, "error: %s: %s\n", it.path.c_str(), fitted.error().message.c_str());

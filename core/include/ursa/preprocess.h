@@ -11,7 +11,13 @@ namespace ursa {
 
 // fastai's Resize methods. crop: largest centred window of the target aspect;
 // squish: whole image to the target size; pad: fit inside, padded.
-enum class ResizeMethod { Crop, Squish, Pad };
+// How an image is fitted to the model's size (fastai's Resize methods, and
+// RandomResizedCrop, whose inference path is a squish to size + ⌈0.14·max/8⌉·8, then a
+// centre crop of size: fastai's validation transform).
+enum class ResizeMethod { Crop, Squish, Pad, RandomResizedCrop };
+
+// fastai RandomResizedCrop's val_xtra margin: ⌈max(width, height) · 0.14 / 8⌉ · 8.
+int rrc_valid_margin(int width, int height);
 
 const char* to_string(ResizeMethod method);
 Result<ResizeMethod> parse_resize_method(const std::string& name);

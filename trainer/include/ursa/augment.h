@@ -20,6 +20,9 @@ struct AugOptions {
     double p_affine = 0.75;      // each of rotate, zoom, warp
     double p_lighting = 0.75;    // each of brightness, contrast
     double mult = 1.0;           // scales max_rotate, max_lighting, max_warp (fastai's mult)
+    // RandomResizedCrop (an item transform in fastai, drawn here with the rest):
+    bool random_resized_crop = false;
+    double min_scale = 0.08;     // smallest crop area, as a fraction of the image's
 };
 
 // What one image gets. The defaults change nothing.
@@ -31,7 +34,29 @@ struct AugParams {
     double brightness = 0.5;  // 0.5 = unchanged (added in logit space)
     double contrast = 1.0;    // 1 = unchanged (multiplies in logit space)
     double crop_pct = 0.5;    // where the crop window sits along a strip's long side (fastai's pcts)
+    // RandomResizedCrop: the seed of the crop's draws (they depend on the image's size,
+    // so they are made when the batch is cut), and the smallest area.
+    uint64_t rrc_seed = 0;
+    double rrc_min_scale = 0.08;
+    // Whether the batch transforms (flip, affine, warp, lighting) leave the image as it is.
+    bool identity() const {
+        return !flip && rotate_deg == 0 && zoom == 1 && warp_x == 0 && warp_y == 0 && brightness == 0.5 &&
+               contrast == 1;
+    }
 };
+
+// The window fastai's RandomResizedCrop cuts from a width x height image on the
+// training set: 10 tries of an area fraction uniform in [min_scale, 1] and a ratio
+// log-uniform in [3/4, 4/3], the first that fits placed uniformly at random; else
+// the centre crop of the image clamped to that ratio range. The same draws, with the
+// same distributions and in the same order, as fastai's (from `rng`, not Python's).
+struct CropBox {
+    int x0 = 0, y0 = 0, width = 0, height = 0;
+};
+CropBox random_resized_crop_box(int width, int height, double min_scale, std::mt19937_64& rng);
+
+// Options that draw nothing but the RandomResizedCrop seed (training with --no-aug).
+AugOptions no_batch_aug(const AugOptions& options);
 
 // Draws one image's parameters, each transform applied with its probability.
 AugParams draw_aug_params(std::mt19937_64& rng, const AugOptions& options);

@@ -63,16 +63,30 @@ struct Prepared {
     std::vector<Failure> failures;  // files that could not be used, with reasons
 };
 
-// Decodes and fits every item through core on `threads` threads, with a progress bar.
-// Files that fail are reported in `failures` and left out.
-// With `crop_strips` (training with augmentation and resize crop) each image is kept
-// as a strip: resized so that its short side is the model size, its long side up to
-// twice that (the centre of longer panoramas), so that make_batch can cut the crop
-// window at a random position, as fastai's Resize does on the training set. (fastai
-// cuts the window from the full-size photo and then resizes it; cutting it from the
-// resized strip differs by the resampling phase only.)
+// What prepare_items keeps of each image.
+enum class Storage {
+    // Fitted to the model size by spec.resize: validation, and training without
+    // random crops.
+    fitted,
+    // A strip (training with augmentation and resize crop): resized so that its short
+    // side is the model size, its long side up to twice that (the centre of longer
+    // panoramas), so that make_batch can cut the crop window at a random position, as
+    // fastai's Resize does on the training set. (fastai cuts the window from the
+    // full-size photo and then resizes it; cutting it from the resized strip differs by
+    // the resampling phase only.)
+    crop_strips,
+    // The whole image (random-resized-crop training), shrunk when its short side is
+    // over twice the model size (or its long side over six times): make_batch cuts
+    // fastai's random crop window from it and resizes that to the model size. (fastai
+    // cuts from the full-size photo; a crop of the smallest areas is upsampled from
+    // fewer pixels here, only for photos over twice the model size.)
+    whole,
+};
+
+// Decodes and prepares every item through core on `threads` threads, with a progress
+// bar. Files that fail are reported in `failures` and left out.
 Prepared prepare_items(const std::vector<Item>& items, const InputSpec& spec, const DecodeOptions& decode,
-                       int threads, const std::string& title, bool crop_strips = false);
+                       int threads, const std::string& title, Storage storage = Storage::fitted);
 
 // A batch as tensors: images [B,3,H,W] float (normalised), labels [B] int64.
 struct Batch {
@@ -84,8 +98,9 @@ struct Batch {
 torch::Tensor per_channel(const std::array<float, 3>& v);
 
 // Normalises the images with the given indices into one batch. With `aug` (one
-// entry per index: training) the batch is augmented first (see augment.h), and a
-// strip (see prepare_items) is cut at the position its AugParams give.
+// entry per index: training) the batch is augmented first (see augment.h), a strip
+// (see prepare_items) is cut at the position its AugParams give, and with
+// spec.resize random-resized-crop a whole image gets fastai's random crop.
 Batch make_batch(const Prepared& data, const std::vector<int64_t>& indices, const InputSpec& spec,
                  const std::vector<AugParams>* aug = nullptr);
 

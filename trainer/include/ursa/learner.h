@@ -67,6 +67,15 @@ InputSpec input_spec(const TrainOptions& options);
 // with resize crop and augmentation on.
 bool uses_crop_strips(const TrainOptions& options);
 
+// What prepare_items keeps of training images: crop strips, whole images for
+// random-resized-crop, else the fitted ones.
+Storage training_storage(const TrainOptions& options);
+
+// Whether training batches get AugParams (augmentation on, or random-resized-crop,
+// which is drawn with them even under --no-aug), and the options they are drawn with.
+bool draws_batch_params(const TrainOptions& options);
+AugOptions batch_aug_options(const TrainOptions& options);
+
 // Runs the whole training; prints progress and the per-epoch table. Returns the
 // process exit status: 0 success, 1 when some files were skipped (the model is
 // still written), 2 when nothing could be trained (message printed).
