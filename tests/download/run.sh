@@ -161,6 +161,17 @@ check "summary line" contains first.out "18 URLs: 5 downloaded, 0 already there 
 max_active=$(curl -s "$base/stats" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["max_active"])')
 check "at most --per-host 2 requests at once to one host (saw $max_active)" test "$max_active" -le 2
 
+# --- a 429 with Retry-After: 1 is retried after that second, not the 0.1 s backoff ---
+printf 'label,url\nbusy,%s/busy-once/b.jpg\n' "$base" >busy.csv
+: >server.log
+run busy 0 "$ursa" download --urls busy.csv --out busy --backoff 0.1 --host-delay 0 --no-progress
+"$py" - <<'PY' >busy.check
+import re
+times = [float(m.group(1)) for m in re.finditer(r"/busy-once/b.jpg status=\d+ active=\d+ t=([0-9.]+)", open("server.log").read())]
+print("waited", len(times) == 2 and times[1] - times[0] >= 0.95)
+PY
+check "the retry waited for Retry-After" contains busy.check "waited True"
+
 # --- a re-run fetches only what failed; nothing saved is touched ---
 before=$(find photos -type f -not -path '*/.ursa-download/*' -not -name download-report.json | sort | xargs sha256sum)
 : >server.log

@@ -11,9 +11,10 @@ Binds 127.0.0.1 on a free port and prints it. Serves the files of ROOT by path:
   /slow/SECONDS/NAME    waits, then serves ROOT/NAME
   /drip/NAME            serves ROOT/NAME after 0.4 s (for the interruption test)
   /fail-once/NAME       the first request for the path answers 503; later ones serve
+  /busy-once/NAME       the first request for the path answers 429 with Retry-After: 1
   /redirect/N/NAME      N redirects (302), then /img/NAME
   /redirect-to?URL      302 to URL (any scheme)
-Each request is logged to LOG as "PATH status=CODE active=N" with the number of
+Each request is logged to LOG as "PATH status=CODE active=N t=SECONDS" with the number of
 requests in progress at its start (a request ends, for this count, just before its
 reply is sent); GET /stats answers {"max_active": N}.
 """
@@ -38,7 +39,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log(self, status, active):
         with self.lock, open(self.server.log_path, "a") as f:
-            f.write(f"{self.path} status={status} active={active}\n")
+            f.write(f"{self.path} status={status} active={active} t={time.monotonic():.3f}\n")
 
     def reply(self, status, body=b"", ctype="application/octet-stream", headers=()):
         self.send_response(status)
@@ -113,6 +114,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 Handler.seen.add(self.path)
             if first:
                 return 503, lambda: self.reply(503, b"busy", "text/plain")
+            return self.serve(parts[1])
+        if kind == "busy-once" and len(parts) == 2:  # 429 with Retry-After: 1, then the file
+            with self.lock:
+                first = self.path not in Handler.seen
+                Handler.seen.add(self.path)
+            if first:
+                return 429, lambda: self.reply(429, b"slow down", "text/plain", [("Retry-After", "1")])
             return self.serve(parts[1])
         if kind == "redirect" and len(parts) == 3:
             n = int(parts[1])

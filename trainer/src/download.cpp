@@ -206,6 +206,7 @@ struct Fetched {
     int source_width = 0, source_height = 0;
     bool resized = false;
     std::string content_type;
+    double retry_after_s = -1;  // the server's Retry-After, for a retry
 };
 
 Fetched fail(std::string why, bool transient = false) {
@@ -274,9 +275,12 @@ Fetched fetch_one(HttpClient& client, const UrlEntry& entry, const std::string& 
         return fail(why, r.transient);
     }
     const HttpResponse& res = r.response;
-    if (res.status < 200 || res.status >= 300)
-        return fail("HTTP " + std::to_string(res.status) + (res.reason.empty() ? "" : " " + res.reason),
-                    transient_status(res.status));
+    if (res.status < 200 || res.status >= 300) {
+        Fetched f = fail("HTTP " + std::to_string(res.status) + (res.reason.empty() ? "" : " " + res.reason),
+                         transient_status(res.status));
+        f.retry_after_s = res.retry_after_s;
+        return f;
+    }
     if (!acceptable_content_type(res.content_type))
         return fail("not an image: the server sent " + res.content_type);
     const std::string format = sniff_format(res.body.data(), res.body.size());
@@ -634,7 +638,10 @@ int download_dataset(const DownloadDatasetOptions& o) {
                 Fetched f = fetch_one(client, entries[task.index], temp, o);
                 ++task.attempts;
                 if (!f.ok && f.transient && task.attempts <= o.retries) {
-                    scheduler.done(task, o.backoff_s * std::pow(2.0, task.attempts - 1));
+                    // Doubling backoff, or longer when the server said so (Retry-After).
+                    HttpResponse said;
+                    said.retry_after_s = f.retry_after_s;
+                    scheduler.done(task, retry_wait(said, o.backoff_s * std::pow(2.0, task.attempts - 1)));
                     continue;
                 }
                 {

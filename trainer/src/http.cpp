@@ -33,6 +33,7 @@ struct Exchange {
         response.status = 0;
         response.reason.clear();
         response.content_type.clear();
+        response.retry_after_s = -1;
         response.body.clear();
         const size_t sp = line.find(' ');
         if (sp == std::string::npos) return;
@@ -47,6 +48,12 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
     const std::string line(data, size * count);
     if (header_starts_with(line, "HTTP/")) {
         x->new_response(trim_space(line));
+    } else if (header_starts_with(line, "retry-after:")) {
+        // The delay-seconds form; an HTTP date is left to the usual backoff.
+        const std::string v = trim_space(line.substr(12));
+        char* end = nullptr;
+        const double seconds = std::strtod(v.c_str(), &end);
+        if (!v.empty() && end && *end == '\0' && seconds >= 0) x->response.retry_after_s = seconds;
     } else if (header_starts_with(line, "content-type:")) {
         std::string v = lower(trim_space(line.substr(13)));
         if (const size_t semi = v.find(';'); semi != std::string::npos) v = trim_space(v.substr(0, semi));
@@ -240,6 +247,10 @@ HttpResult HttpClient::get(const std::string& url, const HttpOptions& options) {
     return result;
 }
 
+double retry_wait(const HttpResponse& response, double backoff_s) {
+    return std::max(backoff_s, std::min(response.retry_after_s, 600.0));
+}
+
 Result<HttpResponse> http_get_retrying(HttpClient& client, const std::string& url, const HttpOptions& options,
                                        int retries, double backoff_s, const std::string& who,
                                        const std::function<std::string(const HttpResponse&)>& explain) {
@@ -255,8 +266,10 @@ Result<HttpResponse> http_get_retrying(HttpClient& client, const std::string& ur
         }
         if (!r.transient || attempt >= retries)
             return make_error(attempt > 0 ? why + " (after " + std::to_string(attempt + 1) + " attempts)" : why);
-        std::fprintf(stderr, "%s%s; retrying in %g s\n", who.empty() ? "" : (who + ": ").c_str(), why.c_str(), wait);
-        std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+        const double this_wait = r.ok ? retry_wait(r.response, wait) : wait;
+        std::fprintf(stderr, "%s%s; retrying in %g s\n", who.empty() ? "" : (who + ": ").c_str(), why.c_str(),
+                     this_wait);
+        std::this_thread::sleep_for(std::chrono::duration<double>(this_wait));
         wait = std::min(wait * 2, 30.0);
     }
 }

@@ -50,6 +50,7 @@ struct HttpResponse {
     std::string content_type;  // lower-cased, parameters dropped: "image/jpeg"
     std::string final_url;     // after redirects
     long redirects = 0;
+    double retry_after_s = -1;  // a 429/503's Retry-After in seconds (-1: none, or an HTTP date)
     std::vector<uint8_t> body;
     std::string text() const { return std::string(body.begin(), body.end()); }
 };
@@ -79,8 +80,13 @@ class HttpClient {
     CURL* curl_;
 };
 
+// How long to wait before retrying after `response`: its Retry-After (capped at
+// 10 minutes) when longer than `backoff_s`, else backoff_s.
+double retry_wait(const HttpResponse& response, double backoff_s);
+
 // get() with retries: transient failures (and 5xx/408/429) are tried again `retries`
-// more times, waiting backoff_s, then twice that, ... (at most 30 s), each retry
+// more times, waiting backoff_s, then twice that, ... (at most 30 s; longer when the
+// server's Retry-After asks for it), each retry
 // announced on stderr after `who` ("wikimedia: ..."). A 2xx answer is returned as a
 // success; any other final status becomes an error, "HTTP 404 Not Found for URL",
 // followed by ": " and explain(response) when that says something (what an API put
