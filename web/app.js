@@ -490,6 +490,22 @@ function showVersion() {
   if (sw) sw.postMessage({ type: 'version' });
 }
 
+// Once per tab: a page that the service worker controls but that is not cross-origin
+// isolated (the first visit, before the worker added COOP/COEP) reloads itself to be;
+// if that does not help (a browser without the headers' support), it never tries again.
+const COI_RELOAD = 'ursa-coi-reload';
+function reloadForIsolation() {
+  if (window.crossOriginIsolated || !navigator.serviceWorker?.controller) return false;
+  try {
+    if (sessionStorage.getItem(COI_RELOAD)) return false;
+    sessionStorage.setItem(COI_RELOAD, '1');
+  } catch {
+    return false;  // no sessionStorage: no loop guard, so no reload
+  }
+  location.reload();
+  return true;
+}
+
 async function offlineReady() {
   if (!('serviceWorker' in navigator) || !window.isSecureContext) return;
   try {
@@ -530,6 +546,7 @@ async function offlineReady() {
 
 async function start() {
   await offlineReady();
+  if (reloadForIsolation()) return;  // before any work starts: nothing is lost
   worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   worker.addEventListener('message', onWorkerMessage);
   worker.addEventListener('error', onWorkerError);

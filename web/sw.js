@@ -95,6 +95,19 @@ self.addEventListener('message', (event) => {
   else if (type === 'version' && event.source) event.source.postMessage({ type: 'version', version: VERSION });
 });
 
+// Cross-origin isolation for hosts that cannot send headers (GitHub Pages, buckets,
+// `python3 -m http.server`): every file of the site is served with COOP/COEP (and
+// CORP), so the page and its workers are isolated and ONNX Runtime may use threads.
+// The page reloads itself once after the first install to get them (app.js).
+function isolated(response) {
+  if (!response || response.type === 'opaque' || response.status === 0) return response;
+  const headers = new Headers(response.headers);
+  headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+  headers.set('Cross-Origin-Embedder-Policy', 'require-corp');
+  headers.set('Cross-Origin-Resource-Policy', 'same-origin');
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
 // This version's files come from its cache; anything else (and every other method,
 // origin or a range request) goes to the network untouched.
 self.addEventListener('fetch', (event) => {
@@ -113,7 +126,7 @@ self.addEventListener('fetch', (event) => {
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
     const cached = await cache.match(urlOf(path));
-    if (cached) return cached;
+    if (cached) return isolated(cached);
     const response = await fetch(request);
     if (response.ok && response.status === 200) {
       const copy = response.clone();
@@ -124,6 +137,6 @@ self.addEventListener('fetch', (event) => {
         } catch { /* quota or storage errors: the page still works online */ }
       })());
     }
-    return response;
+    return isolated(response);
   })());
 });
