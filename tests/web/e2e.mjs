@@ -9,7 +9,8 @@
 // Checks (one PASS/FAIL line each; exit status 1 when any fails):
 //   the page becomes ready; the photo yields one .result with a known label and a
 //   probability in (0,1]; it agrees with `ursa predict --json` (same label, |Δprob| ≤ 1e-3);
-//   a non-image file yields .result[data-error] while the page stays ready; optionally
+//   a non-image file yields .result[data-error] while the page stays ready; the photo
+//   dropped on the page and pasted is classified the same; optionally
 //   #model-file rejects a model without Ursa metadata and accepts a good one; optionally
 //   (--offline) the page works offline after the first visit (service worker); and no
 //   request leaves the site's origin or carries a body (no POST/PUT: photos stay local).
@@ -101,6 +102,29 @@ async function resultCount(page) {
 
 async function waitResults(page, n, timeout) {
   await page.waitForFunction((count) => document.querySelectorAll('#results .result').length >= count, n, { timeout });
+}
+
+// Drop and paste events carrying the photo as a File, as the browser makes them.
+async function checkDropAndPaste(page, args, first) {
+  const photo = { b64: fs.readFileSync(args.photo).toString('base64'), type: 'image/jpeg' };
+  for (const [how, name] of [['drop', 'dropped.jpg'], ['paste', 'image.png']]) {
+    const before = await resultCount(page);
+    await page.evaluate(({ how, name, b64, type }) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const data = new DataTransfer();
+      data.items.add(new File([bytes], name, { type }));
+      const event = how === 'drop'
+        ? new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true })
+        : new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true });
+      (how === 'drop' ? document.querySelector('#drop') : document.body).dispatchEvent(event);
+    }, { how, name, ...photo });
+    await waitResults(page, before + 1, args.timeout);
+    const r = await lastResult(page);
+    const named = how === 'drop' ? r.file === name : /^pasted-\d{6}\.jpeg$/.test(r.file || '');
+    check(`a ${how === 'drop' ? 'dropped' : 'pasted'} photo is classified as when picked (${r.file})`,
+      named && !r.error && r.label === first.label && Math.abs(Number(r.prob) - Number(first.prob)) < 1e-6,
+      `${r.file}: ${r.error || `${r.label} ${r.prob}`} vs ${first.label} ${first.prob}`);
+  }
 }
 
 async function lastResult(page) {
@@ -302,6 +326,10 @@ async function main() {
     status = await statusOf(page);
     check('decompression bomb refused with a reason, page still ready', Boolean(bomb.error)
       && status.state === 'ready', `${bomb.error} / ${status.state}`);
+
+    // 3d'. the same photo dropped on the page, then pasted (a clipboard image named
+    // image.png gets a name of its own): each is classified as when picked.
+    await checkDropAndPaste(page, args, first);
 
     // 3e. keyboard, labels, samples
     await checkKeyboard(page, args);
