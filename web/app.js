@@ -24,6 +24,7 @@ const queue = [];            // {id, file, card} waiting for the worker
 let inFlight = null;         // the job the worker is on
 let nextId = 1;
 const previewUrls = new Set();  // object URLs of the cards' previews, revoked by Clear
+const previewsDue = new Map();  // photo id -> its card, until the worker's preview arrives
 let modelLabels = [];
 
 // Counts since the last Clear (the queue's progress) and since the queue was last empty
@@ -94,6 +95,12 @@ function onWorkerMessage({ data }) {
     case 'result':
       finish(data);
       break;
+    case 'thumb': {
+      const card = previewsDue.get(data.id);
+      previewsDue.delete(data.id);
+      if (card?.isConnected) setPreview(card, data.thumb);
+      break;
+    }
   }
 }
 
@@ -148,6 +155,7 @@ function finish(data) {
   inFlight = null;
   if (job.card.isConnected) {  // not cleared meanwhile
     fillCard(job.card, data);
+    if (data.thumbPending) previewsDue.set(data.id, job.card);
     tally.done++;
     if (data.error) {
       tally.failed++;
@@ -224,23 +232,28 @@ function percent(p) {
   return v >= 99.95 ? '100%' : v < 0.1 ? '<0.1%' : `${v.toFixed(1)}%`;
 }
 
+// The card's small preview (a JPEG Blob from the worker), or a broken-image mark.
+function setPreview(card, thumb) {
+  const figure = card.querySelector('.thumb');
+  if (!thumb) {
+    figure.classList.add('broken');
+    return;
+  }
+  const url = URL.createObjectURL(thumb);
+  previewUrls.add(url);
+  const img = el('img');
+  img.alt = '';
+  img.decoding = 'async';
+  img.src = url;
+  figure.append(img);
+}
+
 function fillCard(card, data) {
   const body = card.querySelector('.body');
   body.querySelector('.waiting')?.remove();
   card.classList.remove('pending', 'working');
   card.classList.add('result');
-  const figure = card.querySelector('.thumb');
-  if (data.thumb) {
-    const url = URL.createObjectURL(data.thumb);
-    previewUrls.add(url);
-    const img = el('img');
-    img.alt = '';
-    img.decoding = 'async';
-    img.src = url;
-    figure.append(img);
-  } else {
-    figure.classList.add('broken');
-  }
+  if (data.thumb || !data.thumbPending) setPreview(card, data.thumb);
   if (data.ms != null) card.dataset.ms = String(Math.round(data.ms));
 
   if (data.error) {
@@ -328,6 +341,7 @@ $('#clear').addEventListener('click', () => {
   resultsEl.replaceChildren();
   for (const url of previewUrls) URL.revokeObjectURL(url);
   previewUrls.clear();
+  previewsDue.clear();
   Object.assign(tally, { total: 0, done: 0, failed: 0, ms: 0, timed: 0, labels: new Map() });
   batch = { size: 0, labels: new Map(), failed: 0 };
   updateProgress();

@@ -256,11 +256,13 @@ async function classify(id, file) {
     const top = core.topK(logits, Math.min(TOP_K, logits.length))
       .map(({ index, prob }) => ({ index, prob, label: m.info.labels[index] ?? `#${index}` }));
     const t2 = performance.now();
-    const thumb = await previewing;
+    // The result goes out at once; its preview follows when the browser has made it
+    // (the next photo waits for it, so only one photo's pixels are ever held).
     post({
-      type: 'result', id, top, decoder, thumb,
+      type: 'result', id, top, decoder, thumbPending: true,
       width, height, ms: t2 - t0, prepMs: t1 - t0, inferMs: t2 - t1,
     });
+    post({ type: 'thumb', id, thumb: await previewing });
   } catch (e) {
     post({ type: 'result', id, error: errorText(e), ms: performance.now() - t0 });
   }

@@ -127,6 +127,14 @@ async function checkDropAndPaste(page, args, first) {
   }
 }
 
+// The last card's preview has arrived (it follows the result) or is marked broken.
+async function previewSettled(page, timeout) {
+  await page.waitForFunction(() => {
+    const el = [...document.querySelectorAll('#results .result')].pop();
+    return el && (el.querySelector('.thumb img') || el.querySelector('.thumb.broken'));
+  }, null, { timeout });
+}
+
 async function lastResult(page) {
   return page.$$eval('#results .result', (els) => {
     const el = els[els.length - 1];
@@ -266,6 +274,7 @@ async function main() {
     const prob = Number(first.prob);
     check('probability in (0, 1]', first.prob !== undefined && Number.isFinite(prob) && prob > 0 && prob <= 1, `${first.prob}`);
     if (args.expectJson) checkAgainstNative(first, expectedFor(args.expectJson, args.photo));
+    await previewSettled(page, args.timeout);
     const shown = await page.$$eval('#results .result', (els) => {
       const el = els[els.length - 1];
       const img = el.querySelector('.thumb img');
@@ -294,6 +303,7 @@ async function main() {
     // 16x24 upright, and the page reports it so (turned once, by core, not twice).
     await page.setInputFiles('#files', path.join(repo, 'tests', 'fixtures', 'exif', 'exif_6.jpg'));
     await waitResults(page, 3, args.timeout);
+    await previewSettled(page, args.timeout);
     const turned = await page.$$eval('#results .result', async (els) => {
       const el = els[els.length - 1];
       const img = el.querySelector('.thumb img');
