@@ -16,7 +16,8 @@ Binds 127.0.0.1 on a free port and prints it. Serves the files of ROOT by path:
   /redirect-to?URL      302 to URL (any scheme)
 Each request is logged to LOG as "PATH status=CODE active=N t=SECONDS" with the number of
 requests in progress at its start (a request ends, for this count, just before its
-reply is sent); GET /stats answers {"max_active": N}.
+reply is sent) and the time it arrived (time.monotonic(), before any waiting);
+GET /stats answers {"max_active": N}.
 """
 import http.server
 import json
@@ -37,9 +38,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
-    def log(self, status, active):
+    def log(self, status, active, arrived):
         with self.lock, open(self.server.log_path, "a") as f:
-            f.write(f"{self.path} status={status} active={active} t={time.monotonic():.3f}\n")
+            f.write(f"{self.path} status={status} active={active} t={arrived:.3f}\n")
 
     def reply(self, status, body=b"", ctype="application/octet-stream", headers=()):
         self.send_response(status)
@@ -73,13 +74,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with self.lock:
                 body = json.dumps({"max_active": Handler.max_active}).encode()
             return self.reply(200, body, "application/json")
+        arrived = time.monotonic()
         with self.lock:
             Handler.active += 1
             Handler.max_active = max(Handler.max_active, Handler.active)
             active = Handler.active
         try:
             status, send = self.route()
-            self.log(status, active)
+            self.log(status, active, arrived)
         finally:
             # Counted as ended before the reply goes out: the client cannot have seen
             # the end of a request the count still holds.

@@ -207,6 +207,7 @@ struct Fetched {
     bool resized = false;
     std::string content_type;
     double retry_after_s = -1;  // the server's Retry-After, for a retry
+    std::string no_space;       // the write failed for want of space: why (strerror)
 };
 
 Fetched fail(std::string why, bool transient = false) {
@@ -237,26 +238,33 @@ std::string save_extension(const std::string& format) {
     return format;  // png, gif, bmp
 }
 
-Result<bool> write_temp(const std::string& path, const std::vector<uint8_t>& bytes) {
+// A full disk or quota: every further download would fail the same way.
+bool disk_full(int err) { return err == ENOSPC || err == EDQUOT; }
+
+// On failure `err` is the errno.
+Result<bool> write_temp(const std::string& path, const std::vector<uint8_t>& bytes, int& err) {
+    err = 0;
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return make_error("cannot write " + path + ": " + std::strerror(errno));
+    if (fd < 0) {
+        err = errno;
+        return make_error("cannot write " + path + ": " + std::strerror(err));
+    }
     const uint8_t* p = bytes.data();
     size_t left = bytes.size();
-    std::string error;
     while (left > 0) {
         const ssize_t w = ::write(fd, p, left);
         if (w < 0) {
             if (errno == EINTR) continue;
-            error = std::strerror(errno);
+            err = errno;
             break;
         }
         p += w, left -= static_cast<size_t>(w);
     }
-    if (error.empty() && ::fsync(fd) != 0) error = std::strerror(errno);
-    if (::close(fd) != 0 && error.empty()) error = std::strerror(errno);
-    if (!error.empty()) {
+    if (err == 0 && ::fsync(fd) != 0) err = errno;
+    if (::close(fd) != 0 && err == 0) err = errno;
+    if (err != 0) {
         ::unlink(path.c_str());
-        return make_error("cannot write " + path + ": " + error);
+        return make_error("cannot write " + path + ": " + std::strerror(err));
     }
     return true;
 }
@@ -305,6 +313,7 @@ Fetched fetch_one(HttpClient& client, const UrlEntry& entry, const std::string& 
     int w = 0, h = 0;
     shrink_size(image->width, image->height, o.max_size, w, h);
     Result<bool> written = true;
+    int err = 0;
     if (w != image->width || h != image->height) {
         // fastai's resize_images: Pillow's bilinear resize, saved in the same format
         // (GIF and BMP as PNG); turned upright by EXIF on the way.
@@ -312,12 +321,16 @@ Fetched fetch_one(HttpClient& client, const UrlEntry& entry, const std::string& 
         const std::vector<uint8_t> bytes = format == "jpeg" ? encode_jpeg(small, o.jpeg_quality) : encode_png(small);
         if (format != "jpeg") f.ext = "png";
         f.width = w, f.height = h, f.resized = true, f.bytes = bytes.size();
-        written = write_temp(temp, bytes);
+        written = write_temp(temp, bytes, err);
     } else {
         f.bytes = res.body.size();
-        written = write_temp(temp, res.body);
+        written = write_temp(temp, res.body, err);
     }
-    if (!written) return fail(written.error().message);
+    if (!written) {
+        Fetched failed = fail(written.error().message);
+        if (disk_full(err)) failed.no_space = std::strerror(err);
+        return failed;
+    }
     return f;
 }
 
@@ -379,6 +392,16 @@ class Scheduler {
             --outstanding_;
         }
         cv_.notify_all();
+    }
+
+    // Takes out every task not started yet (they can no longer be saved) and returns them.
+    std::vector<Task> drop_pending() {
+        std::lock_guard<std::mutex> lock(m_);
+        std::vector<Task> dropped(pending_.begin(), pending_.end());
+        pending_.clear();
+        outstanding_ -= dropped.size();
+        cv_.notify_all();
+        return dropped;
     }
 
   private:
@@ -511,6 +534,15 @@ std::map<std::pair<std::string, std::string>, Outcome> earlier_items(const fs::p
     return done;
 }
 
+// write_file_atomic's "<report>.tmp-<pid>", left by a run killed while writing the report.
+bool report_temp_named(const std::string& name) {
+    const std::string prefix = std::string(kReport) + ".tmp-";
+    return name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
+           std::all_of(name.begin() + prefix.size(), name.end(), [](char c) {
+               return std::isdigit(static_cast<unsigned char>(c));
+           });
+}
+
 bool content_named(const std::string& name) {  // <16 hex>.<ext>: a file this command saved
     const size_t dot = name.find('.');
     return dot == 16 && std::all_of(name.begin(), name.begin() + 16, [](char c) {
@@ -589,6 +621,8 @@ int download_dataset(const DownloadDatasetOptions& o) {
     // Temporary files of an interrupted run (only ever ours: the folder is ours).
     for (const auto& f : fs::directory_iterator(work, ec))
         if (f.path().extension() == ".part") fs::remove(f.path(), ec);
+    for (const auto& f : fs::directory_iterator(out, ec))  // and its report's (the lock says none is running)
+        if (report_temp_named(f.path().filename().string()) && f.is_regular_file(ec)) fs::remove(f.path(), ec);
 
     // What is there already: an earlier run's report, and files named by content.
     std::vector<Outcome> items(entries.size());
@@ -644,12 +678,19 @@ int download_dataset(const DownloadDatasetOptions& o) {
                     scheduler.done(task, retry_wait(said, o.backoff_s * std::pow(2.0, task.attempts - 1)));
                     continue;
                 }
+                std::vector<Task> dropped;  // on a full disk: the rest fail now rather than each write
+                if (!f.no_space.empty()) dropped = scheduler.drop_pending();
                 {
                     std::lock_guard<std::mutex> l(results_mutex);
+                    for (const Task& t : dropped) {
+                        items[t.index].attempts = t.attempts;
+                        results[t.index] = fail("skipped: the disk is full (" + f.no_space +
+                                                "); free some space and run again");
+                    }
                     items[task.index].attempts = task.attempts;  // read by the committer after it sees the result
                     results[task.index] = std::move(f);
                 }
-                ++finished;
+                finished += 1 + dropped.size();
                 results_cv.notify_all();
                 scheduler.done(task, -1);
             }

@@ -58,8 +58,9 @@ struct DownloadDatasetOptions {
 };
 
 // Returns 0 when every URL gave an image (new, already there, or a duplicate), 1 when
-// some failed (each with its reason in the report and on stderr), 2 on usage or setup
-// errors (bad lists, an output folder that cannot be written).
+// some failed (each with its reason in the report and on stderr; once a write finds the
+// disk or quota full, the URLs not yet started fail at once with that reason), 2 on
+// usage or setup errors (bad lists, an output folder that cannot be written).
 int download_dataset(const DownloadDatasetOptions& options);
 
 }  // namespace ursa
