@@ -6,6 +6,7 @@
 const TOP_K = 5;                    // probabilities sent back per photo
 const MAX_BROWSER_PIXELS = 50e6;    // same limit as core's decoder (Pillow's bomb guard)
 const PREVIEW = 320;                // long side of the preview sent back for the card
+const CORE_FORMATS = new Set(['jpeg', 'png', 'bmp', 'gif']);  // what core decodes itself
 
 let core = null;                    // Embind module from ./core/ursa_core.mjs
 let ort = null;                     // onnxruntime-web (wasm only)
@@ -82,10 +83,15 @@ async function openModel(bytes, source) {
   } catch (e) {
     throw new Error(`${source}: ONNX Runtime could not open the model: ${errorText(e)}`);
   }
+  const problem = inputProblem(session, info);
+  if (problem) {
+    await session.release().catch(() => {});
+    throw new Error(`${source}: ${problem}`);
+  }
   const next = {
     session, info, source,
     specJson: JSON.stringify(info.input),
-    inputName: session.inputNames.includes('image') ? 'image' : session.inputNames[0],
+    inputName: session.inputNames[0],
     outputName: session.outputNames.includes('logits') ? 'logits' : session.outputNames[0],
   };
   next.loadMs = performance.now() - t0;
@@ -103,6 +109,32 @@ async function openModel(bytes, source) {
     throw new Error(`${source}: ${errorText(e)}`);
   }
   return next;
+}
+
+// What the page cannot feed, in the words of core's native predictor (predictor.cpp):
+// one float32 input [N,3,H,W], its static H and W equal to ursa.input's size; else null.
+function inputProblem(session, info) {
+  const names = session.inputNames;
+  if (names.length !== 1) {
+    return `the model must have one input [N,3,H,W] float; this one has ${names.length} (${names.join(', ')})`;
+  }
+  const meta = session.inputMetadata?.[0];
+  if (!meta) return null;  // an ONNX Runtime that does not say: the warm-up run checks
+  if (meta.isTensor === false) return `model input '${names[0]}' must be a [N,3,H,W] float tensor; it is not a tensor`;
+  if (meta.type && meta.type !== 'float32') {
+    return `model input '${names[0]}' must be [N,3,H,W] float; this model's input is ${meta.type}`;
+  }
+  const shape = Array.isArray(meta.shape) ? meta.shape : [];
+  const known = (d) => typeof d === 'number' && d > 0;
+  if (shape.length !== 4 || (known(shape[1]) && shape[1] !== 3)) {
+    return `model input must be [N,3,H,W] float; this model's input has rank ${shape.length}`
+      + (shape.length === 4 ? ` and ${shape[1]} channels` : '');
+  }
+  const [h, w] = info.input.size;
+  if ((known(shape[2]) && shape[2] !== h) || (known(shape[3]) && shape[3] !== w)) {
+    return `model input is ${shape[2]}x${shape[3]} but ursa.input says ${h}x${w}`;
+  }
+  return null;
 }
 
 async function infer(m, chw, h, w) {
@@ -232,12 +264,13 @@ async function classify(id, file) {
   try {
     let bytes = new Uint8Array(await file.arrayBuffer());
     let decoder = 'core';
+    const format = core.sniffFormat(bytes);
     let pre = core.preprocess(bytes, m.specJson);
     bytes = null;  // the photo's bytes are not needed any more
-    // The browser's decoder covers formats core leaves out (WebP, AVIF, …) and files stb
-    // rejects; never an image core refused for its size (decompression-bomb guard).
-    const tooLarge = (error) => /over the limit|decompression-bomb|too large/.test(error);
-    if (pre.error && !tooLarge(pre.error)) {
+    // The browser's decoder covers only the formats core leaves out (WebP, AVIF, …).
+    // A file core claims (JPEG, PNG, BMP, GIF) and refuses stays refused, with core's
+    // reason, as in `ursa predict`: a truncated JPEG, or an image over the pixel limit.
+    if (pre.error && !CORE_FORMATS.has(format)) {
       const coreError = pre.error;
       try {
         pre = await decodeInBrowser(file, m.specJson);

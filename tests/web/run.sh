@@ -68,7 +68,63 @@ cat "$work/predict.json"
 # (python3-onnx is installed by tools/setup.sh).
 "$python" -c 'import onnx, sys; m = onnx.load(sys.argv[1]); del m.metadata_props[:]; onnx.save(m, sys.argv[2])' \
   "$work/model.onnx" "$work/no-metadata.onnx"
-bad_model=(--bad-model "$work/no-metadata.onnx" --model-file "$work/model.onnx")
+# A model whose ursa.input size (40x40) disagrees with its graph input (32x32), and one
+# with other label names (same graph): bring-your-own models the page must refuse / show.
+"$python" - "$work/model.onnx" "$work/wrong-size.onnx" "$work/relabelled.onnx" <<'EOF'
+import json, onnx, sys
+m = onnx.load(sys.argv[1])
+props = {p.key: p for p in m.metadata_props}
+spec = json.loads(props["ursa.input"].value)
+assert spec["size"] == [32, 32], spec
+spec["size"] = [40, 40]
+props["ursa.input"].value = json.dumps(spec)
+onnx.save(m, sys.argv[2])
+m = onnx.load(sys.argv[1])
+for p in m.metadata_props:
+    if p.key == "ursa.labels":
+        assert json.loads(p.value) == ["circle", "square", "triangle"], p.value
+        p.value = json.dumps(["alpha", "beta", "gamma"])
+onnx.save(m, sys.argv[3])
+EOF
+bad_model=(--bad-model "$work/no-metadata.onnx" --wrong-size-model "$work/wrong-size.onnx"
+  --relabelled-model "$work/relabelled.onnx" --relabelled-labels alpha,beta,gamma --model-file "$work/model.onnx")
+
+# One upload of several real photos, a truncated JPEG, a real text file and a lossless
+# WebP (core leaves WebP to the browser's decoder) with its PNG twin (the same pixels):
+# `ursa predict` gives the expected card of each (the WebP's through its twin).
+proof="$work/proof"
+mkdir -p "$proof"
+cp "$repo/web/samples/eagle.jpg" "$repo/web/samples/giraffe.jpg" "$repo/web/samples/horses.jpg" \
+  /usr/share/darknet/data/person.jpg /usr/share/darknet/data/kite.jpg "$repo/tests/fixtures/truncated.jpg" "$proof/"
+printf 'Notes on the photos\n\nThese are not pictures, just words.\n' > "$proof/notes.txt"
+"$python" - "$repo/web/samples/dog.jpg" "$proof/lossless.webp" "$proof/lossless.png" <<'EOF'
+import sys
+from PIL import Image
+im = Image.open(sys.argv[1]).convert("RGB")
+im = im.resize((160, round(160 * im.height / im.width)), Image.LANCZOS)
+im.save(sys.argv[2], "WEBP", lossless=True)
+im.save(sys.argv[3])
+assert Image.open(sys.argv[2]).convert("RGB").tobytes() == im.tobytes()
+EOF
+# A JPEG with a corrupt scan header (Ss = 1 in a baseline SOS): core refuses it ("bad
+# SOS"), Chromium's decoder only warns and shows it. The page must say error, as predict does.
+"$python" - "$repo/web/samples/eagle.jpg" "$proof/bad-scan.jpg" <<'EOF'
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+sos = d.index(b"\xff\xda")
+assert b"\xff\xc0" in d[:sos], "a baseline JPEG"
+d[sos + 5 + 2 * d[sos + 4]] = 1  # spectral selection start: must be 0 in a baseline scan
+open(sys.argv[2], "wb").write(bytes(d))
+EOF
+proof_status=0
+"$ursa" predict "$work/model.onnx" "$proof"/* --json > "$work/proof.json" || proof_status=$?
+cat "$work/proof.json"
+if [ "$proof_status" -eq 1 ] && grep -q '"error"' "$work/proof.json"; then
+  echo "PASS ursa predict on the proof set: exit status 1, the bad files reported, the rest classified"
+else
+  echo "FAIL ursa predict on the proof set: exit status $proof_status"; exit 1
+fi
+proof_args=(--proof-dir "$proof" --proof-json "$work/proof.json")
 
 # The policy README.txt offers hosts (the page's <meta> must say the same).
 csp=$(sed -n 's/^ *Content-Security-Policy: //p' "$work/site/README.txt")
@@ -135,7 +191,7 @@ echo "== browser"
 status=0
 node "$here/e2e.mjs" --site "http://127.0.0.1:$port/" --photo "$photo" --expect-json "$work/predict.json" \
   --labels circle,square,triangle --screenshot "$work/page.png" --offline "${bad_model[@]}" \
-  --batch 200 --csp "$csp" --isolated-site "http://127.0.0.1:$port2/" "${header_csp[@]}" \
+  "${proof_args[@]}" --batch 200 --csp "$csp" --isolated-site "http://127.0.0.1:$port2/" "${header_csp[@]}" \
   --update-cmd "$update_cmd" --update-expect "validation error 12.5%" || status=$?
 
 # The servers' own logs: every request the browser made was a GET (or HEAD), none with data.
