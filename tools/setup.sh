@@ -10,8 +10,8 @@ packages=(
   libstb-dev doctest-dev zlib1g-dev
   # fuzzing core (libFuzzer)
   clang libclang-rt-14-dev
-  # trainer and CLI
-  libtorch-dev libcli11-dev nlohmann-json3-dev libfmt-dev
+  # trainer and CLI (libgloo-dev: the headers of c10d's Gloo process group, for data-parallel training)
+  libtorch-dev libgloo-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libonnx-dev libprotobuf-dev protobuf-compiler libcurl4-openssl-dev libssl-dev libcpp-httplib-dev
   # wasm build and its Node runtime
   emscripten nodejs

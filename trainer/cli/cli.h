@@ -4,13 +4,16 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
+#include <vector>
 
 namespace ursa::cli {
 
 using Run = std::function<int()>;
 
 void add_import_mnist(CLI::App& app, Run& run);
-void add_train(CLI::App& app, Run& run);
+// argv: the whole command line, which `train --nproc N` runs once per rank.
+void add_train(CLI::App& app, Run& run, std::vector<std::string> argv);
 void add_export(CLI::App& app, Run& run);
 void add_predict(CLI::App& app, Run& run);
 void add_web(CLI::App& app, Run& run);

@@ -1,4 +1,7 @@
 #include "cli.h"
+#include <cstdlib>
+
+#include "ursa/distributed.h"
 #include "ursa/learner.h"
 
 namespace ursa::cli {
@@ -74,7 +77,7 @@ void add_model_options(CLI::App* sub, const std::shared_ptr<TrainOptions>& o,
 
 }  // namespace
 
-void add_train(CLI::App& app, Run& run) {
+void add_train(CLI::App& app, Run& run, std::vector<std::string> argv) {
     auto o = std::make_shared<TrainOptions>();
     auto precision = std::make_shared<std::string>("fp32");
     auto* sub = app.add_subcommand("train", "Train a classifier on DATA/<label>/*.jpg (or DATA/{train,valid}/<label>/*)");
@@ -93,17 +96,36 @@ void add_train(CLI::App& app, Run& run) {
     sub->add_option("--wd", o->weight_decay, "Weight decay (decoupled)")->capture_default_str();
     sub->add_option("--limit-train", o->limit_train, "Train on a random subset of N training images (0 = all)")
         ->check(CLI::NonNegativeNumber);
+    sub->add_option("--nproc", o->nproc,
+                    "Data-parallel training with N processes on this machine (Gloo on loopback); --bs is per "
+                    "process, so the global batch is N x --bs")
+        ->check(CLI::Range(1, 1024))
+        ->capture_default_str();
+    sub->add_option("--rank", o->rank, "This process's rank when the ranks are started elsewhere (default: $RANK)")
+        ->check(CLI::NonNegativeNumber);
+    sub->add_option("--world-size", o->world_size, "How many ranks there are (default: $WORLD_SIZE, else 1)")
+        ->check(CLI::PositiveNumber);
+    sub->add_option("--master", o->master, "ADDR:PORT of rank 0 (default: $MASTER_ADDR:$MASTER_PORT, else 127.0.0.1:29500)");
+    sub->add_option("--dist-timeout", o->dist_timeout,
+                    "Seconds a rank waits for the others before it gives up (rendezvous and each collective)")
+        ->check(CLI::Range(1, 86400))
+        ->capture_default_str();
     auto* resume = sub->add_option("--resume", o->resume,
                                    "Continue the run in this folder (default: --out) from its last checkpoint, with "
                                    "the options it was started with")
                        ->expected(0, 1);
-    sub->callback([o, finish, precision, resume, &run] {
+    sub->callback([o, finish, precision, resume, argv, &run] {
         if (resume->count() > 0 && o->resume.empty()) o->resume = o->out;  // `--out RUN --resume`
         if (resume->count() > 0 && o->resume.empty()) throw CLI::RequiredError("--resume RUN (or --out RUN --resume)");
         if (o->resume.empty() && (o->data.empty() || o->out.empty()))
             throw CLI::RequiredError(o->data.empty() ? "data" : "--out");
         finish();
         o->bf16 = *precision == "bf16";
+        if (o->nproc > 1 && !std::getenv(kLaunchedEnv)) {
+            if (o->rank >= 0 || o->world_size >= 0) throw CLI::ValidationError("--nproc", "takes no --rank or --world-size");
+            run = [o, argv] { return launch_local(o->nproc, argv, o->dist_timeout); };
+            return;
+        }
         run = [o] { return train(*o); };
     });
 }

@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
     ursa::cli::Run run;
     ursa::cli::add_import_mnist(app, run);
     ursa::cli::add_preprocess(app, run);
-    ursa::cli::add_train(app, run);
+    ursa::cli::add_train(app, run, std::vector<std::string>(argv, argv + argc));
     ursa::cli::add_export(app, run);
     ursa::cli::add_predict(app, run);
     ursa::cli::add_web(app, run);

@@ -268,7 +268,7 @@ torch::Tensor per_channel(const std::array<float, 3>& v) {
 }
 
 Batch make_batch(const Prepared& data, const std::vector<int64_t>& indices, const InputSpec& spec,
-                 const std::vector<AugParams>* aug) {
+                 const std::vector<AugParams>* aug, int threads) {
     const int64_t b = static_cast<int64_t>(indices.size()), h = spec.height, w = spec.width;
     Batch batch;
     batch.labels = torch::empty({b}, torch::kLong);
@@ -277,7 +277,10 @@ Batch make_batch(const Prepared& data, const std::vector<int64_t>& indices, cons
     if (aug) {  // [0,1] pixels → augmented → normalised, as fastai's batch_tfms order them
         torch::Tensor pixels = torch::empty({b, h, w, 3}, torch::kUInt8);
         uint8_t* p = pixels.data_ptr<uint8_t>();
-        for (int64_t i = 0; i < b; ++i) {
+        // Each item is cut (and, for random-resized-crop, resampled) on its own: the
+        // result does not depend on the thread count.
+        parallel_for_with_progress(static_cast<size_t>(b), threads, "", [&](size_t item) {
+            const int64_t i = static_cast<int64_t>(item);
             const Image& stored = data.images[indices[i]];  // h x w, a strip, or a whole image
             const AugParams& a = (*aug)[i];
             Image cropped;
@@ -292,7 +295,7 @@ Batch make_batch(const Prepared& data, const std::vector<int64_t>& indices, cons
             const int y0 = static_cast<int>(a.crop_pct * (img.height - h));
             for (int64_t y = 0; y < h; ++y)
                 std::copy_n(img.at(x0, y0 + static_cast<int>(y)), w * 3, p + (i * h + y) * w * 3);
-        }
+        });
         torch::Tensor x = pixels.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255.0f).contiguous();
         if (!std::all_of(aug->begin(), aug->end(), [](const AugParams& a) { return a.identity(); }))
             x = augment_batch(x, *aug);

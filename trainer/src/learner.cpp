@@ -14,6 +14,7 @@
 #include <optional>
 #include <random>
 #include <sstream>
+#include <future>
 #include <thread>
 
 #include "ursa/io.h"
@@ -159,9 +160,12 @@ Learner::Learner(Classifier m, const TrainOptions& o, Prepared train, Prepared v
       valid_data(std::move(valid)) {
     const int64_t n = static_cast<int64_t>(train_data.images.size());
     bs_ = std::max<int64_t>(1, std::min<int64_t>(o.batch_size, n));
+    loader_threads_ = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-int64_t Learner::batches_per_epoch() const { return static_cast<int64_t>(train_data.images.size()) / bs_; }
+int64_t Learner::batches_per_epoch() const {
+    return static_cast<int64_t>(train_data.images.size()) / global_batch_size();
+}
 
 void Learner::freeze(bool frozen) {
     freeze_to(model, frozen ? -1 : 0);
@@ -176,15 +180,31 @@ std::vector<int64_t> Learner::epoch_order() {
     return order;
 }
 
-double Learner::train_batch(const std::vector<int64_t>& idx, const std::vector<double>& lrs, double mom) {
-    model->train();
-    std::vector<AugParams> aug;
-    const bool drawn = draws_batch_params(options);
-    if (drawn) {
+Learner::BatchDraw Learner::draw_batch(std::vector<int64_t> idx) {
+    BatchDraw d{std::move(idx), {}};
+    if (draws_batch_params(options)) {
         const AugOptions a = batch_aug_options(options);
-        for (size_t i = 0; i < idx.size(); ++i) aug.push_back(draw_aug_params(rng, a));
+        for (size_t i = 0; i < d.idx.size(); ++i) d.aug.push_back(draw_aug_params(rng, a));
     }
-    Batch b = make_batch(train_data, idx, spec, drawn ? &aug : nullptr);
+    if (group && static_cast<int64_t>(d.idx.size()) == global_batch_size()) {  // this rank's rows
+        const auto first = static_cast<std::ptrdiff_t>(group->rank() * bs_), last = first + bs_;
+        d.idx = std::vector<int64_t>(d.idx.begin() + first, d.idx.begin() + last);
+        if (!d.aug.empty()) d.aug = std::vector<AugParams>(d.aug.begin() + first, d.aug.begin() + last);
+    }
+    return d;
+}
+
+Batch Learner::load_batch(const BatchDraw& d) const {
+    torch::NoGradGuard no_grad;
+    return make_batch(train_data, d.idx, spec, d.aug.empty() ? nullptr : &d.aug, loader_threads_);
+}
+
+double Learner::train_batch(const std::vector<int64_t>& idx, const std::vector<double>& lrs, double mom) {
+    return step(load_batch(draw_batch(idx)), lrs, mom);
+}
+
+double Learner::step(const Batch& b, const std::vector<double>& lrs, double mom) {
+    model->train();
     opt.set_lrs(lrs);
     opt.set_mom(mom);
     const bool cuda = device.is_cuda();
@@ -202,6 +222,13 @@ double Learner::train_batch(const std::vector<int64_t>& idx, const std::vector<d
     torch::Tensor loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), b.labels.to(device));
     opt.zero_grad();
     loss.backward();
+    if (group) {
+        group->average_gradients(model->parameters());
+        torch::Tensor mean = loss.detach().to(torch::kCPU, torch::kDouble).reshape({1});
+        group->allreduce_sum(mean);
+        opt.step();
+        return mean.item<double>() / group->world();
+    }
     opt.step();
     return loss.item<double>();
 }
@@ -209,12 +236,15 @@ double Learner::train_batch(const std::vector<int64_t>& idx, const std::vector<d
 std::pair<double, double> Learner::validate() {
     torch::NoGradGuard no_grad;
     model->eval();
-    const int64_t n = static_cast<int64_t>(valid_data.images.size());
-    if (n == 0) return {NAN, NAN};
+    const int64_t total = static_cast<int64_t>(valid_data.images.size());
+    if (total == 0) return {NAN, NAN};
+    // Each rank validates its contiguous share; the sums are added over the ranks.
+    const int64_t rank = group ? group->rank() : 0, begin = total * rank / world(),
+                  n = total * (rank + 1) / world();
     double loss_sum = 0;
     int64_t wrong = 0;
-    ProgressBar bar("valid", static_cast<size_t>((n + bs_ - 1) / bs_));
-    for (int64_t start = 0, k = 0; start < n; start += bs_, ++k) {
+    ProgressBar bar("valid", static_cast<size_t>((n - begin + bs_ - 1) / bs_));
+    for (int64_t start = begin, k = 0; start < n; start += bs_, ++k) {
         std::vector<int64_t> idx;
         for (int64_t i = start; i < std::min(n, start + bs_); ++i) idx.push_back(i);
         Batch b = make_batch(valid_data, idx, spec);
@@ -227,7 +257,12 @@ std::pair<double, double> Learner::validate() {
         bar.update(static_cast<size_t>(k + 1));
     }
     bar.finish();
-    return {loss_sum / n, static_cast<double>(wrong) / n};
+    if (group) {
+        torch::Tensor sums = torch::tensor({loss_sum, static_cast<double>(wrong)}, torch::kDouble);
+        group->allreduce_sum(sums);
+        loss_sum = sums[0].item<double>(), wrong = static_cast<int64_t>(std::llround(sums[1].item<double>()));
+    }
+    return {loss_sum / total, static_cast<double>(wrong) / total};
 }
 
 LrFindResult Learner::lr_find(const LrFindOptions& f) {
@@ -393,6 +428,7 @@ Result<bool> save_checkpoint(const std::string& run, const Learner& l, const Pro
                          {"options", options_to_json(l.options).dump()},
                          {"epochs_done", std::to_string(p.epochs_done)},
                          {"frozen", l.frozen() ? "1" : "0"},
+                         {"global_batch", std::to_string(l.global_batch_size())},
                          {"rng", rng.str()},
                          {"smooth_value", fmt_double(p.smooth.value)},
                          {"smooth_count", std::to_string(p.smooth.count)},
@@ -557,7 +593,10 @@ int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir, bo
 
 }  // namespace
 
-int train(const TrainOptions& given) {
+namespace {
+
+int train_process(const TrainOptions& given, ProcessGroup* group) {
+    const bool lead = !group || group->rank() == 0;  // rank 0 alone writes the run folder
     TrainOptions o = given;
     std::optional<Checkpoint> checkpoint;
     if (!given.resume.empty()) {
@@ -573,23 +612,54 @@ int train(const TrainOptions& given) {
         o.out = given.resume;
         o.resume = given.resume;
         o.threads = given.threads;
+        o.nproc = given.nproc, o.rank = given.rank, o.world_size = given.world_size, o.master = given.master;
+        o.dist_timeout = given.dist_timeout;
+        // The run keeps its global batch whatever the world size now (older
+        // checkpoints have none: their --bs stands).
+        const int world = group ? group->world() : 1;
+        if (auto g = c->meta.find("global_batch"); g != c->meta.end()) {
+            const long long global = std::atoll(g->second.c_str());
+            if (global < world || global % world != 0) {
+                std::fprintf(stderr, "error: the run's global batch of %lld images cannot be shared evenly by %d ranks\n",
+                             global, world);
+                return 2;
+            }
+            o.batch_size = static_cast<int>(global / world);
+        }
         checkpoint = std::move(*c);
         std::printf("resuming %s with the options it was started with\n", o.out.c_str());
     }
-    std::error_code ec;
-    fs::create_directories(o.out, ec);
-    if (ec) {
-        std::fprintf(stderr, "error: cannot create run folder %s: %s\n", o.out.c_str(), ec.message().c_str());
-        return 2;
-    }
-    if (auto saved = write_file_atomic((fs::path(o.out) / kRunOptions).string(), options_to_json(o).dump(2) + "\n");
-        !saved) {
-        std::fprintf(stderr, "error: %s\n", saved.error().message.c_str());
-        return 2;
+    if (lead) {
+        std::error_code ec;
+        fs::create_directories(o.out, ec);
+        if (ec) {
+            std::fprintf(stderr, "error: cannot create run folder %s: %s\n", o.out.c_str(), ec.message().c_str());
+            return 2;
+        }
+        if (auto saved = write_file_atomic((fs::path(o.out) / kRunOptions).string(), options_to_json(o).dump(2) + "\n");
+            !saved) {
+            std::fprintf(stderr, "error: %s\n", saved.error().message.c_str());
+            return 2;
+        }
     }
     Setup s;
-    if (int rc = prepare(o, s, o.out); rc != 0) return rc;
+    if (int rc = prepare(o, s, lead ? o.out : ""); rc != 0) return rc;
     Learner& l = *s.learner;
+    if (group) {
+        if (l.device.is_cuda()) {
+            std::fprintf(stderr, "error: data-parallel training on CUDA needs NCCL, which this build does not have; "
+                                 "use --device cpu (Gloo) or one process\n");
+            return 2;
+        }
+        if (auto ok = l.set_group(group); !ok) {
+            std::fprintf(stderr, "error: %s\n", ok.error().message.c_str());
+            return 2;
+        }
+        std::printf("data parallel: %d ranks, %lld images per rank and batch (global batch %lld), BatchNorm "
+                    "synchronized\n",
+                    group->world(), static_cast<long long>(l.batch_size()),
+                    static_cast<long long>(l.global_batch_size()));
+    }
     const std::vector<Phase> plan = training_plan(o);
     int total_epochs = 0;
     for (const auto& ph : plan) total_epochs += ph.epochs;
@@ -607,7 +677,7 @@ int train(const TrainOptions& given) {
     }
 
     const int64_t batches = l.batches_per_epoch();
-    const int64_t bs = l.batch_size();
+    const int64_t bs = l.global_batch_size();
     int epoch_base = 0;
     for (const Phase& ph : plan) {
         const int phase_end = epoch_base + ph.epochs;
@@ -635,11 +705,20 @@ int train(const TrainOptions& given) {
             double train_loss = 0;
             ProgressBar bar("epoch " + std::to_string(epoch) + "/" + std::to_string(ph.epochs), batches);
             std::vector<double> lrs(sched.size());
+            // The loader runs one batch ahead on its own thread: batch k+1 is cut and
+            // augmented while the model trains on batch k. Draws stay in batch order.
+            auto load = [&](int64_t k) {
+                Learner::BatchDraw d = l.draw_batch({order.begin() + k * bs, order.begin() + (k + 1) * bs});
+                return std::async(std::launch::async, [&l, d = std::move(d)] { return l.load_batch(d); });
+            };
+            std::future<Batch> next;
+            if (batches > 0) next = load(0);
             for (int64_t k = 0; k < batches; ++k) {
-                std::vector<int64_t> idx(order.begin() + k * bs, order.begin() + (k + 1) * bs);
+                Batch batch = next.get();
+                if (k + 1 < batches) next = load(k + 1);
                 const double pos = (epoch * batches + k) / total;
                 for (size_t g = 0; g < sched.size(); ++g) lrs[g] = sched[g].lr(pos);
-                train_loss = p.smooth.add(l.train_batch(idx, lrs, sched.back().momentum(pos)));
+                train_loss = p.smooth.add(l.step(batch, lrs, sched.back().momentum(pos)));
                 char suffix[32];
                 std::snprintf(suffix, sizeof suffix, "loss %.4f", train_loss);
                 bar.update(static_cast<size_t>(k + 1), suffix);
@@ -658,6 +737,7 @@ int train(const TrainOptions& given) {
                                  {"error_rate", error_rate},
                                  {"time", format_duration(secs)}});
             ++p.epochs_done;
+            if (!lead) continue;
             auto saved = save_safetensors(*l.model, (fs::path(o.out) / kRunWeights).string(),
                                           {{"arch", o.arch}, {"epoch", std::to_string(p.epochs_done - 1)}});
             auto hist = write_file_atomic((fs::path(o.out) / "history.csv").string(), history_csv(p.history));
@@ -677,6 +757,7 @@ int train(const TrainOptions& given) {
         const double e = p.history.back().at("error_rate").get<double>();
         last_error = std::isnan(e) ? -1 : e;
     }
+    if (!lead) return s.failures.empty() ? 0 : 1;
     std::string labels_txt;
     for (const auto& label : s.ds.vocab) labels_txt += label + "\n";
     RunConfig config{o.arch, l.spec, s.ds.vocab, last_error, total_epochs, o.data, s.ds.split};
@@ -692,6 +773,52 @@ int train(const TrainOptions& given) {
                     images, p.train_seconds, images / p.train_seconds);
     std::printf("run written to %s\n", o.out.c_str());
     return s.failures.empty() ? 0 : 1;
+}
+
+}  // namespace
+
+Result<bool> Learner::set_group(ProcessGroup* g) {
+    group = g;
+    const int64_t n = static_cast<int64_t>(train_data.images.size());
+    if (n < g->world())
+        return make_error(std::to_string(n) + " training images cannot be shared by " + std::to_string(g->world()) +
+                          " ranks");
+    bs_ = std::max<int64_t>(1, std::min<int64_t>(options.batch_size, n / g->world()));
+    torch::NoGradGuard no_grad;  // every rank starts from rank 0's weights
+    for (auto& t : model->parameters()) g->broadcast(t);
+    for (auto& t : model->buffers()) g->broadcast(t);
+    return true;
+}
+
+int train(const TrainOptions& given) {
+    auto dc = dist_config(given.rank, given.world_size, given.master, given.dist_timeout);
+    if (!dc) {
+        std::fprintf(stderr, "error: %s\n", dc.error().message.c_str());
+        return 2;
+    }
+    if (dc->world == 1) return train_process(given, nullptr);
+    TrainOptions o = given;
+    if (o.threads == 0)  // the cores shared by this machine's ranks
+        o.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / dc->local_world);
+    if (dc->rank != 0) {  // one table and one set of bars: rank 0's; errors still show
+        show_progress_bars(false);
+        if (!std::freopen("/dev/null", "w", stdout)) std::fprintf(stderr, "note: rank %d prints its table too\n", dc->rank);
+    }
+    auto group = ProcessGroup::connect(*dc);
+    if (!group) {
+        std::fprintf(stderr, "error: %s\n", group.error().message.c_str());
+        return 2;
+    }
+    set_batch_sync(group->get());
+    int rc = 2;
+    try {
+        rc = train_process(o, group->get());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: rank %d of %d: data-parallel training stopped: %s\n", dc->rank, dc->world,
+                     e.what());
+    }
+    set_batch_sync(nullptr);
+    return rc;
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "ursa/collective.h"
 #include "ursa/safetensors.h"
 
 namespace nn = torch::nn;
@@ -63,9 +64,9 @@ BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride)
 }
 
 torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
-    torch::Tensor identity = downsample ? downsample->forward<torch::Tensor>(x) : x;
-    torch::Tensor out = torch::relu(bn1(conv1(x)));
-    out = bn2(conv2(out));
+    torch::Tensor identity = downsample ? run_sequential(*downsample, x) : x;
+    torch::Tensor out = torch::relu(batch_norm(*bn1, conv1(x)));
+    out = batch_norm(*bn2, conv2(out));
     return torch::relu(out + identity);
 }
 
@@ -82,11 +83,11 @@ ResNetBodyImpl::ResNetBodyImpl(const std::vector<int>& blocks, bool small) : sma
 }
 
 torch::Tensor ResNetBodyImpl::forward(torch::Tensor x) {
-    x = maxpool(torch::relu(bn1(conv1(x))));
-    x = layer1->forward<torch::Tensor>(x);
-    x = layer2->forward<torch::Tensor>(x);
-    x = layer3->forward<torch::Tensor>(x);
-    return layer4->forward<torch::Tensor>(x);
+    x = maxpool(torch::relu(batch_norm(*bn1, conv1(x))));
+    x = layer1->forward(x);
+    x = layer2->forward(x);
+    x = layer3->forward(x);
+    return layer4->forward(x);
 }
 
 torch::Tensor ConcatPoolImpl::forward(torch::Tensor x) {
@@ -105,7 +106,7 @@ ClassifierImpl::ClassifierImpl(const std::string& arch_name, int64_t classes) : 
     init_head(head);
 }
 
-torch::Tensor ClassifierImpl::forward(torch::Tensor x) { return head->forward<torch::Tensor>(body->forward(x)); }
+torch::Tensor ClassifierImpl::forward(torch::Tensor x) { return run_sequential(*head, body->forward(x)); }
 
 const std::vector<std::string>& known_archs() {
     static const std::vector<std::string> archs = {"resnet18", "resnet34", "small"};

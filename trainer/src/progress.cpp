@@ -18,8 +18,14 @@ std::string format_duration(double seconds) {
     return buf;
 }
 
+namespace {
+std::atomic<bool> g_bars_shown{true};
+}
+
+void show_progress_bars(bool shown) { g_bars_shown = shown; }
+
 ProgressBar::ProgressBar(std::string title, size_t total)
-    : title_(std::move(title)), total_(total), tty_(::isatty(STDERR_FILENO) != 0),
+    : title_(g_bars_shown ? std::move(title) : std::string()), total_(total), tty_(::isatty(STDERR_FILENO) != 0),
       start_(std::chrono::steady_clock::now()) {}
 
 void ProgressBar::update(size_t done, const std::string& suffix) {

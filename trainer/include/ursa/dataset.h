@@ -100,8 +100,9 @@ torch::Tensor per_channel(const std::array<float, 3>& v);
 // Normalises the images with the given indices into one batch. With `aug` (one
 // entry per index: training) the batch is augmented first (see augment.h), a strip
 // (see prepare_items) is cut at the position its AugParams give, and with
-// spec.resize random-resized-crop a whole image gets fastai's random crop.
+// spec.resize random-resized-crop a whole image gets fastai's random crop. The items
+// are cut on `threads` threads; the batch is the same for any count.
 Batch make_batch(const Prepared& data, const std::vector<int64_t>& indices, const InputSpec& spec,
-                 const std::vector<AugParams>* aug = nullptr);
+                 const std::vector<AugParams>* aug = nullptr, int threads = 1);
 
 }  // namespace ursa

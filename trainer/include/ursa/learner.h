@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ursa/dataset.h"
+#include "ursa/distributed.h"
 #include "ursa/models.h"
 #include "ursa/optimizer.h"
 #include "ursa/preprocess.h"
@@ -38,6 +39,13 @@ struct TrainOptions {
     std::string pretrained;
     int freeze_epochs = 1;
     std::string resume;          // a run folder to continue from its checkpoint
+    // Data parallelism (not saved with the run: a resumed run may use another world
+    // size). --nproc N starts N ranks here; --rank/--world-size/--master (or torchrun's
+    // environment) join ranks started elsewhere. --bs is per rank.
+    int nproc = 1;
+    int rank = -1, world_size = -1;  // -1: from the environment, else one process
+    std::string master;              // ADDR:PORT of rank 0's store
+    int dist_timeout = 300;          // seconds a rank waits for the others
 };
 
 // One fit_one_cycle call of the training plan.
@@ -118,13 +126,32 @@ class Learner {
     void freeze(bool frozen);  // freeze_to(-1) or unfreeze; clears the optimizer state
     bool frozen() const { return frozen_; }
     // One optimizer step on the training items `idx`; returns the batch loss.
+    // The same as step(load_batch(draw_batch(idx)), lrs, mom).
     double train_batch(const std::vector<int64_t>& idx, const std::vector<double>& lrs, double mom);
+    // The three parts of a training step, so that the next batch can be loaded on
+    // another thread while the model trains on this one. draw_batch draws the
+    // batch's augmentation from `rng` (call it in batch order: the run stays the same
+    // for a seed); load_batch cuts, augments and normalises it (it only reads the
+    // Learner, so it may run on another thread); step is one optimizer step.
+    // With a group, draw_batch takes the global batch's items and keeps this rank's.
+    struct BatchDraw {
+        std::vector<int64_t> idx;
+        std::vector<AugParams> aug;  // empty: nothing drawn
+    };
+    BatchDraw draw_batch(std::vector<int64_t> idx);
+    Batch load_batch(const BatchDraw& draw) const;
+    double step(const Batch& batch, const std::vector<double>& lrs, double mom);
     // Mean loss and error rate on the validation set (eval mode, no augmentation).
     std::pair<double, double> validate();
     // A shuffled order of the training items (the generator moves on).
     std::vector<int64_t> epoch_order();
-    int64_t batch_size() const { return bs_; }
+    int64_t batch_size() const { return bs_; }  // per rank
+    int64_t global_batch_size() const { return bs_ * world(); }
     int64_t batches_per_epoch() const;  // drop_last, as fastai's training loader
+    int world() const { return group ? group->world() : 1; }
+    // Joins a process group: --bs becomes per rank (capped so every rank has a
+    // batch), and every rank takes rank 0's weights.
+    Result<bool> set_group(ProcessGroup* group);
     // fastai's lr_find: an exponential learning-rate sweep over training batches
     // (all groups at the same rate), recording the smoothed loss; restores weights
     // and optimizer state afterwards.
@@ -137,9 +164,14 @@ class Learner {
     InputSpec spec;
     Prepared train_data, valid_data;
     torch::Device device{torch::kCPU};  // where the model and batches live
+    // Data parallel: every rank draws the same order and augmentations and takes its
+    // rows of each global batch; gradients, the reported loss and the validation
+    // metrics are averaged over the ranks. Null: one process.
+    ProcessGroup* group = nullptr;
 
   private:
     int64_t bs_;
+    int loader_threads_ = 1;  // threads that cut one batch's items
     bool frozen_ = false;
 };
 

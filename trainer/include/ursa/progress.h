@@ -30,6 +30,9 @@ class ProgressBar {
     void draw(bool force);
 };
 
+// Whether bars made from now on are drawn (data-parallel ranks other than 0 draw none).
+void show_progress_bars(bool shown);
+
 // "mm:ss" as fastai's table prints times.
 std::string format_duration(double seconds);
 
