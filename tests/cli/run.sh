@@ -28,6 +28,7 @@ check "labels.txt is the sorted vocabulary" test "$(cat run/labels.txt)" = "$(pr
 check "history.csv has the contract's columns" test "$(head -n1 run/history.csv)" = "epoch,train_loss,valid_loss,error_rate,time"
 check "history.csv has a row per epoch" test "$(wc -l < run/history.csv)" -eq 3
 check "skipped.csv lists both bad files" test "$(grep -c 'corrupt.jpg\|notes.jpg' run/skipped.csv)" -eq 2
+check "train's closing report counts the skipped files" contains train.out "2 file(s) could not be used and were skipped: run/skipped.csv lists them"
 check "no temporary files are left" test -z "$(find run -name '*.tmp-*')"
 
 # --- the same seed gives the same split and the same first epoch ----------------------
@@ -246,6 +247,15 @@ check "summary shows the split like train does" contains summary.out "3 labels, 
 check "summary shows the crop window and the target size" grep -qE "^resize +crop: window [0-9]+ x [0-9]+ at \([0-9]+, [0-9]+\) -> 32 x 32" summary.out
 check "summary shows the batch shape" contains summary.out "[64, 3, 32, 32]"
 run summary_range 2 "$ursa" summary data --item 999
+# The folder split with other folder names (fastai's GrandparentSplitter(train_name, valid_name)).
+mkdir -p renamed/training renamed/holdout
+cp -r data/red data/blue renamed/training/ && mkdir -p renamed/holdout/red renamed/holdout/blue
+mv renamed/training/red/red_0[0-3].* renamed/holdout/red/ && mv renamed/training/blue/blue_0[0-2].* renamed/holdout/blue/
+run summary_folders 0 "$ursa" summary renamed --size 32 --train-folder training --valid-folder holdout
+check "--train-folder/--valid-folder name the folder split's folders" \
+  contains summary_folders.out "2 labels, 26 train / 7 valid images (folder split"
+run summary_nofolder 2 "$ursa" summary renamed --size 32 --split folder
+check "--split folder without those folders names what is missing" contains summary_nofolder.err "--split folder needs renamed/train and renamed/valid"
 check "an item past the end is named" contains summary_range.err "--item 999"
 
 # --- show-batch: augmented training images with their labels, as a PNG ------------------

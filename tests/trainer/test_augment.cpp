@@ -252,3 +252,62 @@ TEST_CASE("random-resized-crop: whole images kept, the drawn window resized into
     Prepared valid = prepare_items(items, spec, DecodeOptions{}, 1, "test", Storage::fitted);
     CHECK(valid.images[0].width == 32);
 }
+
+namespace {
+
+// fastai's batch transforms written with torch ops, as fastai computes them: the
+// affine matrix (flip @ rotate @ zoom), affine_grid, the perspective warp solved with
+// torch, grid_sample (bilinear, reflection, align_corners), lighting in logit space.
+torch::Tensor torch_reference(const torch::Tensor& x, const AugParams& p) {
+    namespace F = torch::nn::functional;
+    const int64_t h = x.size(2), w = x.size(3);
+    auto mat = [](std::vector<double> v) { return torch::tensor(v, torch::kFloat64).view({3, 3}); };
+    const double t = p.rotate_deg * M_PI / 180, s = 1 / p.zoom;
+    torch::Tensor m = mat({p.flip ? -1.0 : 1.0, 0, 0, 0, 1, 0, 0, 0, 1})
+                          .mm(mat({std::cos(t), std::sin(t), 0, -std::sin(t), std::cos(t), 0, 0, 0, 1}))
+                          .mm(mat({s, 0, (1 - s) * (2 * p.col_pct - 1), 0, s, (1 - s) * (2 * p.row_pct - 1), 0, 0, 1}));
+    torch::Tensor grid = F::affine_grid(m.narrow(0, 0, 2).unsqueeze(0), {1, 3, h, w}, true);
+    if (p.warp_x != 0 || p.warp_y != 0) {  // ref: fastai find_coeffs
+        const double wx = p.warp_x, wy = p.warp_y;
+        const double orig[4][2] = {{-1, -1}, {-1, 1}, {1, -1}, {1, 1}};
+        const double targ[4][2] = {{-1 - wy, -1 - wx}, {-1 + wy, 1 + wx}, {1 + wy, -1 + wx}, {1 - wy, 1 - wx}};
+        std::vector<double> a, b;
+        for (int i = 0; i < 4; ++i) {
+            const double *p1 = orig[i], *p2 = targ[i];
+            a.insert(a.end(), {p2[0], p2[1], 1, 0, 0, 0, -p1[0] * p2[0], -p1[0] * p2[1]});
+            a.insert(a.end(), {0, 0, 0, p2[0], p2[1], 1, -p1[1] * p2[0], -p1[1] * p2[1]});
+            b.insert(b.end(), {p1[0], p1[1]});
+        }
+        const torch::Tensor k = torch::linalg_solve(torch::tensor(a, torch::kFloat64).view({8, 8}),
+                                                    torch::tensor(b, torch::kFloat64).view({8, 1}));
+        const torch::Tensor km = torch::cat({k.view({8}), torch::ones({1}, torch::kFloat64)}).view({3, 3});
+        const torch::Tensor xy1 = torch::cat({grid.view({-1, 2}), torch::ones({h * w, 1}, torch::kFloat64)}, 1);
+        const torch::Tensor proj = xy1.mm(km.t());
+        grid = (proj.narrow(1, 0, 2) / proj.narrow(1, 2, 1)).view({1, h, w, 2});
+    }
+    torch::Tensor out = F::grid_sample(
+        x, grid.to(torch::kFloat32),
+        F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kReflection).align_corners(true));
+    if (p.brightness != 0.5 || p.contrast != 1.0) {
+        auto logit = [](const torch::Tensor& v) { return -(1.0 / v.clamp(1e-7, 1 - 1e-7) - 1.0).log(); };
+        out = torch::sigmoid((logit(out) + logit(torch::full({1}, p.brightness))) * p.contrast);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("augment: random aug_transforms draws equal fastai's torch formulation (grid_sample) within 1e-4") {
+    std::mt19937_64 rng(3);
+    AugOptions o;
+    o.mult = 2;  // stronger rotations, warps and lighting than the defaults
+    torch::manual_seed(2);
+    const torch::Tensor x = torch::rand({1, 3, 19, 26});
+    double worst = 0;
+    for (int i = 0; i < 40; ++i) {
+        const AugParams p = draw_aug_params(rng, o);
+        worst = std::max(worst, max_diff(augment_batch(x, {p}), torch_reference(x, p)));
+    }
+    MESSAGE("largest difference over 40 draws: " << worst);
+    CHECK(worst < 1e-4);
+}

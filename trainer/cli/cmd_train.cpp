@@ -34,6 +34,12 @@ std::function<void()> add_data_options(CLI::App* sub, const std::shared_ptr<Trai
                     "auto: folder split when DATA/train and DATA/valid exist, else random")
         ->check(CLI::IsMember({"auto", "folder", "random"}))
         ->capture_default_str();
+    sub->add_option("--train-folder", o->dataset.train_folder,
+                    "The folder split's training folder under DATA (fastai's GrandparentSplitter train_name)")
+        ->capture_default_str();
+    sub->add_option("--valid-folder", o->dataset.valid_folder,
+                    "The folder split's validation folder under DATA (valid_name)")
+        ->capture_default_str();
     sub->add_option("--csv", o->dataset.csv,
                     "Labels (and split) from a CSV of file,label[,is_valid] rows, files relative to DATA")
         ->check(CLI::ExistingFile);

@@ -1,5 +1,6 @@
 #include "ursa/augment.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 
@@ -68,11 +69,6 @@ std::array<double, 8> warp_coefficients(double wx, double wy) {
     return x;
 }
 
-// ref: fastai logit (clamped) for the lighting transforms.
-torch::Tensor clamped_logit(const torch::Tensor& x) {
-    const torch::Tensor c = x.clamp(1e-7, 1 - 1e-7);
-    return -(1.0 / c - 1.0).log();
-}
 
 }  // namespace
 
@@ -137,56 +133,106 @@ CropBox random_resized_crop_box(int w, int h, double min_scale, std::mt19937_64&
     return {(w - cw) / 2, (h - ch) / 2, cw, ch};
 }
 
+namespace {
+
+// ref: ATen GridSampler.h, align_corners=True: unnormalise, reflect_coordinates over
+// [0, size-1] (twice_low 0, twice_high 2(size-1)), clip_coordinates.
+inline float source_index(float coord, int size) {
+    coord = (coord + 1) / 2 * static_cast<float>(size - 1);
+    if (size <= 1) return 0;
+    const float span = static_cast<float>(size - 1);
+    const float in = std::fabs(coord);
+    const float extra = std::fmod(in, span);
+    const int flips = static_cast<int>(std::floor(in / span));
+    const float r = flips % 2 == 0 ? extra : span - extra;
+    return std::min(span, std::max(r, 0.0f));
+}
+
+// ref: fastai LightingTfm (_BrightnessLogit, then _ContrastLogit):
+// sigmoid(contrast * (logit(x) + logit(brightness))), logit clamped to [1e-7, 1-1e-7].
+// With e = exp(-contrast * logit(b)): 1 / (1 + e * ((1 - x) / x)^contrast).
+struct Lighting {
+    bool on = false;
+    float e = 1, contrast = 1;
+    explicit Lighting(const AugParams& p) : on(p.brightness != 0.5 || p.contrast != 1.0) {
+        const double b = std::clamp(p.brightness, 1e-7, 1 - 1e-7);
+        e = static_cast<float>(std::exp(-p.contrast * std::log(b / (1 - b))));
+        contrast = static_cast<float>(p.contrast);
+    }
+    float operator()(float x) const {
+        x = std::clamp(x, 1e-7f, 1 - 1e-7f);
+        const float odds = (1 - x) / x;
+        return 1 / (1 + e * (contrast == 1 ? odds : std::pow(odds, contrast)));
+    }
+};
+
+// One image through the fused transforms: for every output pixel its source
+// coordinate (fastai's affine matrix, then the perspective warp, as affine_grid and
+// _WarpCoord compute them, in double), one bilinear sample with reflection padding
+// (grid_sample, align_corners=True), lighting, then (v - mean) / std. `at(x, y, c)`
+// reads the source in [0, 1]; `out(c, y, x)` is where each value goes.
+template <typename Source, typename Out>
+void augment_one(int h, int w, const AugParams& p, const Source& at, const Out& out,
+                 const std::array<float, 3>& mean, const std::array<float, 3>& std_dev) {
+    const Lighting light(p);
+    auto store = [&](int c, int y, int x, float v) { out(c, y, x, ((light.on ? light(v) : v) - mean[c]) / std_dev[c]); };
+    const bool moves = p.flip || p.rotate_deg != 0 || p.zoom != 1 || p.warp_x != 0 || p.warp_y != 0;
+    if (!moves) {  // the identity grid samples every pixel where it is
+        for (int y = 0; y < h; ++y)
+            for (int x = 0; x < w; ++x)
+                for (int c = 0; c < 3; ++c) store(c, y, x, at(x, y, c));
+        return;
+    }
+    const Mat3 m = affine_matrix(p);
+    const bool warp = p.warp_x != 0 || p.warp_y != 0;
+    const std::array<double, 8> k = warp ? warp_coefficients(p.warp_x, p.warp_y) : std::array<double, 8>{};
+    for (int y = 0; y < h; ++y) {
+        const double yn = h > 1 ? -1 + 2.0 * y / (h - 1) : -1;  // linspace(-1, 1, h)
+        for (int x = 0; x < w; ++x) {
+            const double xn = w > 1 ? -1 + 2.0 * x / (w - 1) : -1;
+            double gx = m[0][0] * xn + m[0][1] * yn + m[0][2], gy = m[1][0] * xn + m[1][1] * yn + m[1][2];
+            if (warp) {
+                const double d = k[6] * gx + k[7] * gy + 1;
+                const double wx = (k[0] * gx + k[1] * gy + k[2]) / d, wy = (k[3] * gx + k[4] * gy + k[5]) / d;
+                gx = wx, gy = wy;
+            }
+            const float ix = source_index(static_cast<float>(gx), w), iy = source_index(static_cast<float>(gy), h);
+            const int x0 = static_cast<int>(std::floor(ix)), y0 = static_cast<int>(std::floor(iy));
+            const int x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);  // weight 0 past the edge
+            const float fx = ix - x0, fy = iy - y0;
+            const float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+            for (int c = 0; c < 3; ++c)
+                store(c, y, x, at(x0, y0, c) * w00 + at(x1, y0, c) * w01 + at(x0, y1, c) * w10 + at(x1, y1, c) * w11);
+        }
+    }
+}
+
+}  // namespace
+
+void augment_image(const uint8_t* rgb, int64_t row_bytes, int h, int w, const AugParams& p,
+                   const std::array<float, 3>& mean, const std::array<float, 3>& std_dev, float* chw) {
+    const auto at = [&](int x, int y, int c) { return rgb[y * row_bytes + x * 3 + c] * (1.0f / 255.0f); };
+    const int64_t plane = static_cast<int64_t>(h) * w;
+    const auto out = [&](int c, int y, int x, float v) { chw[c * plane + static_cast<int64_t>(y) * w + x] = v; };
+    augment_one(h, w, p, at, out, mean, std_dev);
+}
+
 torch::Tensor augment_batch(const torch::Tensor& images, const std::vector<AugParams>& params) {
-    namespace F = torch::nn::functional;
     const int64_t n = images.size(0), h = images.size(2), w = images.size(3);
     TORCH_CHECK(static_cast<int64_t>(params.size()) == n, "one AugParams per image");
-    torch::Tensor theta = torch::empty({n, 2, 3}, torch::kFloat64);
-    auto th = theta.accessor<double, 3>();
-    bool any_warp = false;
+    TORCH_CHECK(images.size(1) == 3 && images.scalar_type() == torch::kFloat32, "[N,3,H,W] float images");
+    const torch::Tensor src = images.contiguous();
+    torch::Tensor result = torch::empty_like(src);
+    const int64_t plane = h * w;
     for (int64_t i = 0; i < n; ++i) {
-        const Mat3 m = affine_matrix(params[i]);
-        for (int r = 0; r < 2; ++r)
-            for (int c = 0; c < 3; ++c) th[i][r][c] = m[r][c];
-        any_warp = any_warp || params[i].warp_x != 0 || params[i].warp_y != 0;
+        const float* in = src.data_ptr<float>() + i * 3 * plane;
+        float* o = result.data_ptr<float>() + i * 3 * plane;
+        const auto at = [&](int x, int y, int c) { return in[c * plane + y * w + x]; };
+        const auto out = [&](int c, int y, int x, float v) { o[c * plane + y * w + x] = v; };
+        augment_one(static_cast<int>(h), static_cast<int>(w), params[static_cast<size_t>(i)], at, out, {0, 0, 0},
+                    {1, 1, 1});
     }
-    // ref: fastai AffineCoordTfm: affine_grid, then the warp on the coordinates, then
-    // one grid_sample (bilinear, reflection padding, align_corners=True).
-    torch::Tensor grid = F::affine_grid(theta, {n, 3, h, w}, /*align_corners=*/true);  // [N,H,W,2], double
-    if (any_warp) {
-        torch::Tensor coeffs = torch::empty({n, 9}, torch::kFloat64);
-        auto co = coeffs.accessor<double, 2>();
-        for (int64_t i = 0; i < n; ++i) {
-            const auto k = warp_coefficients(params[i].warp_x, params[i].warp_y);
-            for (int j = 0; j < 8; ++j) co[i][j] = k[j];
-            co[i][8] = 1.0;
-        }
-        const torch::Tensor m = coeffs.view({n, 1, 3, 3});       // rows: x', y', w'
-        const torch::Tensor xy = grid.view({n, h * w, 1, 2});
-        const torch::Tensor proj = (xy * m.index({torch::indexing::Slice(), torch::indexing::Slice(),
-                                                  torch::indexing::Slice(), torch::indexing::Slice(0, 2)}))
-                                       .sum(-1) +
-                                   m.index({torch::indexing::Slice(), torch::indexing::Slice(),
-                                            torch::indexing::Slice(), 2});  // [N,HW,3]
-        const torch::Tensor denom = proj.index({"...", 2}).unsqueeze(-1);
-        grid = (proj.index({"...", torch::indexing::Slice(0, 2)}) / denom).view({n, h, w, 2});
-    }
-    torch::Tensor out = F::grid_sample(images, grid.to(images.scalar_type()),
-                                       F::GridSampleFuncOptions()
-                                           .mode(torch::kBilinear)
-                                           .padding_mode(torch::kReflection)
-                                           .align_corners(true));
-    // ref: fastai LightingTfm with _BrightnessLogit then _ContrastLogit:
-    // sigmoid(contrast * (logit(x) + logit(brightness))).
-    bool any_light = false;
-    torch::Tensor bright = torch::empty({n, 1, 1, 1}), contrast = torch::empty({n, 1, 1, 1});
-    for (int64_t i = 0; i < n; ++i) {
-        bright[i].fill_(params[i].brightness);
-        contrast[i].fill_(params[i].contrast);
-        any_light = any_light || params[i].brightness != 0.5 || params[i].contrast != 1.0;
-    }
-    if (any_light) out = torch::sigmoid((clamped_logit(out) + clamped_logit(bright)) * contrast);
-    return out;
+    return result;
 }
 
 }  // namespace ursa

@@ -274,11 +274,11 @@ Batch make_batch(const Prepared& data, const std::vector<int64_t>& indices, cons
     batch.labels = torch::empty({b}, torch::kLong);
     int64_t* lab = batch.labels.data_ptr<int64_t>();
     for (int64_t i = 0; i < b; ++i) lab[i] = data.labels[indices[i]];
+    batch.images = torch::empty({b, 3, h, w}, torch::kFloat32);
+    float* dst = batch.images.data_ptr<float>();
     if (aug) {  // [0,1] pixels → augmented → normalised, as fastai's batch_tfms order them
-        torch::Tensor pixels = torch::empty({b, h, w, 3}, torch::kUInt8);
-        uint8_t* p = pixels.data_ptr<uint8_t>();
-        // Each item is cut (and, for random-resized-crop, resampled) on its own: the
-        // result does not depend on the thread count.
+        // Each item is cut (and, for random-resized-crop, resampled) and augmented on
+        // its own: the batch does not depend on the thread count.
         parallel_for_with_progress(static_cast<size_t>(b), threads, "", [&](size_t item) {
             const int64_t i = static_cast<int64_t>(item);
             const Image& stored = data.images[indices[i]];  // h x w, a strip, or a whole image
@@ -293,17 +293,11 @@ Batch make_batch(const Prepared& data, const std::vector<int64_t>& indices, cons
             const Image& img = spec.resize == ResizeMethod::RandomResizedCrop ? cropped : stored;
             const int x0 = static_cast<int>(a.crop_pct * (img.width - w));
             const int y0 = static_cast<int>(a.crop_pct * (img.height - h));
-            for (int64_t y = 0; y < h; ++y)
-                std::copy_n(img.at(x0, y0 + static_cast<int>(y)), w * 3, p + (i * h + y) * w * 3);
+            augment_image(img.at(x0, y0), static_cast<int64_t>(img.width) * 3, static_cast<int>(h), static_cast<int>(w),
+                          a, spec.mean, spec.std, dst + i * 3 * h * w);
         });
-        torch::Tensor x = pixels.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255.0f).contiguous();
-        if (!std::all_of(aug->begin(), aug->end(), [](const AugParams& a) { return a.identity(); }))
-            x = augment_batch(x, *aug);
-        batch.images = ((x - per_channel(spec.mean)) / per_channel(spec.std)).contiguous();
         return batch;
     }
-    batch.images = torch::empty({b, 3, h, w}, torch::kFloat32);
-    float* dst = batch.images.data_ptr<float>();
     std::vector<float> chw;
     for (int64_t i = 0; i < b; ++i) {
         chw.clear();

@@ -771,6 +771,9 @@ int train_process(const TrainOptions& given, ProcessGroup* group) {
     if (p.train_seconds > 0)
         std::printf("trained on %.0f images in %.1f s: %.1f images/s (batches only, without loading and validation)\n",
                     images, p.train_seconds, images / p.train_seconds);
+    if (!s.failures.empty())
+        std::printf("%zu file(s) could not be used and were skipped: %s/skipped.csv lists them\n", s.failures.size(),
+                    o.out.c_str());
     std::printf("run written to %s\n", o.out.c_str());
     return s.failures.empty() ? 0 : 1;
 }

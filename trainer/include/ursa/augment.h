@@ -2,6 +2,7 @@
 // perspective warp fused into one bilinear resampling with reflection padding, then
 // brightness and contrast in logit space. Applied to training batches only.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -61,8 +62,14 @@ AugOptions no_batch_aug(const AugOptions& options);
 // Draws one image's parameters, each transform applied with its probability.
 AugParams draw_aug_params(std::mt19937_64& rng, const AugOptions& options);
 
-// images: [N,3,H,W] float in [0,1]; params: one per image. Returns the augmented
-// batch, same shape, values in [0,1].
+// One h x w RGB image (8-bit, rows `row_bytes` apart) through the batch transforms,
+// normalised ((v/255 - mean) / std) into planar float `chw` [3,h,w]. Each image
+// is independent, so a batch's images can be done on several threads.
+void augment_image(const uint8_t* rgb, int64_t row_bytes, int h, int w, const AugParams& params,
+                   const std::array<float, 3>& mean, const std::array<float, 3>& std, float* chw);
+
+// The same on a batch: images [N,3,H,W] float in [0,1]; params: one per image.
+// Returns the augmented batch, same shape, values in [0,1] (not normalised).
 torch::Tensor augment_batch(const torch::Tensor& images, const std::vector<AugParams>& params);
 
 }  // namespace ursa
