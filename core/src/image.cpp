@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -111,6 +112,158 @@ bool jpeg_has_end(const uint8_t* d, size_t size) {
     return false;
 }
 
+// The checks below say why a PNG, GIF or BMP cannot be decoded whole; "" when it can
+// (or when it is corrupt in a way stb names itself). stb_image reads past the end of
+// the data as zeros, so a BMP or GIF cut short decodes with its missing rows filled
+// in, and a PNG cut short fails with the empty type of the chunk it read as its
+// reason; Pillow refuses all three ("image file is truncated"), and so does core.
+// Each file's extent is read from its own headers, as stb reads them.
+
+// A BMP's pixel rows: from the offset in its file header, each row padded to 4 bytes
+// except (as Pillow reads it) the last. ref: Pillow BmpImagePlugin, stbi__bmp_load.
+std::string bmp_incomplete(const uint8_t* d, size_t size) {
+    const uint32_t hsz = static_cast<uint32_t>(le32s(d + 14));
+    if (hsz != 12 && hsz != 40 && hsz != 56 && hsz != 108 && hsz != 124) return "";  // stb: "unknown BMP"
+    const uint64_t offset = static_cast<uint32_t>(le32s(d + 10));
+    if (size < 14 + hsz || size <= offset) return "truncated (the file ends before the pixel data)";
+    const bool os2 = hsz == 12;  // 16-bit width and height
+    const int64_t w = os2 ? le16(d + 18) : le32s(d + 18);
+    const int64_t h = std::abs(os2 ? le16(d + 20) : le32s(d + 22));  // negative: rows top-down
+    const uint32_t bpp = le16(d + (os2 ? 24 : 28));
+    const uint32_t compression = os2 ? 0 : static_cast<uint32_t>(le32s(d + 30));
+    // Layouts stb refuses with its own reason (RLE, bit depths, sizes past its limit).
+    if (compression != 0 && compression != 3) return "";
+    if (bpp != 1 && bpp != 4 && bpp != 8 && bpp != 16 && bpp != 24 && bpp != 32) return "";
+    if (w <= 0 || h == 0 || w > (1 << 24) || h > (1 << 24) || offset < 14 + hsz) return "";
+    const uint64_t stride = (static_cast<uint64_t>(w) * bpp + 31) / 32 * 4;
+    const uint64_t need = stride * static_cast<uint64_t>(h - 1) + (static_cast<uint64_t>(w) * bpp + 7) / 8;
+    const uint64_t have = size - offset;
+    if (have >= need) return "";
+    return "truncated (the pixel data ends after " + std::to_string(have) + " of " + std::to_string(need) +
+           " bytes)";
+}
+
+// A GIF's first frame: its LZW codes are followed as stbi__process_gif_raster follows
+// them, counting the pixels they give. stb keeps what it has when the data or the
+// sub-blocks end, or at an early end code; Pillow refuses the file unless every pixel
+// of the frame was decoded. Later frames are not read (stb and Pillow decode only the
+// first).
+std::string gif_incomplete(const uint8_t* d, size_t size) {
+    const std::string before = "truncated (the file ends before the first frame's pixel data)";
+    uint64_t i = 13;
+    if (size < i) return before;
+    const uint32_t canvas_w = le16(d + 6), canvas_h = le16(d + 8);
+    if (d[10] & 0x80) i += 3 * (uint64_t(2) << (d[10] & 7));  // global colour table
+    for (;;) {  // blocks up to the first image descriptor, skipped as stb skips them
+        if (i >= size) return before;
+        const uint8_t tag = d[i++];
+        if (tag == 0x2C) break;
+        if (tag == 0x3B) return "no image (the trailer comes before any frame)";
+        if (tag != 0x21) return "";  // stb: "unknown code"
+        if (i >= size) return before;
+        if (d[i++] == 0xF9) {  // graphic control extension
+            if (i >= size) return before;
+            const uint8_t len = d[i++];
+            i += len;
+            if (len != 4) continue;  // stb skips it without its sub-blocks
+        }
+        for (;;) {
+            if (i >= size) return before;
+            const uint8_t len = d[i++];
+            if (len == 0) break;
+            i += len;
+        }
+    }
+    if (i + 9 > size) return before;
+    const uint32_t x = le16(d + i), y = le16(d + i + 2), w = le16(d + i + 4), h = le16(d + i + 6);
+    const uint8_t flags = d[i + 8];
+    i += 9;
+    if (x + w > canvas_w || y + h > canvas_h) return "";      // stb: "bad Image Descriptor"
+    if (flags & 0x80) i += 3 * (uint64_t(2) << (flags & 7));  // local colour table
+    if (i >= size) return before;
+    const uint32_t lzw = d[i++];
+    if (lzw > 12) return "bad LZW code size " + std::to_string(lzw) + " (at most 12)";
+    const uint64_t need = uint64_t(w) * h;
+    if (need == 0) return "";
+    auto ends = [&](uint64_t have) {
+        return "the first frame's pixel data ends after " + std::to_string(have) + " of " +
+               std::to_string(need) + " pixels";
+    };
+    std::vector<uint16_t> length(8192);  // pixels per code; a chain is at most 8192 long
+    const uint32_t clear = 1u << lzw;
+    for (uint32_t c = 0; c < clear; ++c) length[c] = 1;
+    uint32_t codesize = lzw + 1, codemask = (1u << codesize) - 1, avail = clear + 2;
+    uint32_t bits = 0, valid = 0, block = 0;  // bits read but not used; bytes left in the sub-block
+    int32_t oldcode = -1;
+    bool first = true;  // stb wants a clear code first
+    uint64_t have = 0;
+    for (;;) {
+        if (valid < codesize) {
+            if (block == 0) {
+                if (i >= size) return "truncated (" + ends(have) + ")";
+                block = d[i++];
+                if (block == 0) return ends(have);  // the sub-blocks end early
+            }
+            if (i >= size) return "truncated (" + ends(have) + ")";
+            --block;
+            bits |= uint32_t(d[i++]) << valid;
+            valid += 8;
+            continue;
+        }
+        const uint32_t code = bits & codemask;
+        bits >>= codesize;
+        valid -= codesize;
+        if (code == clear) {
+            codesize = lzw + 1;
+            codemask = (1u << codesize) - 1;
+            avail = clear + 2;
+            oldcode = -1;
+            first = false;
+            continue;
+        }
+        if (code == clear + 1) return ends(have);  // an early end code
+        if (code > avail || first) return "";      // stb: "illegal code in raster", "no clear code"
+        if (oldcode >= 0) {
+            if (++avail > 8192) return "";  // stb: "too many codes"
+            length[avail - 1] = static_cast<uint16_t>(length[oldcode] + 1);
+        } else if (code == avail) {
+            return "";  // stb: "illegal code in raster"
+        }
+        have += length[code];
+        if (have >= need)  // Pillow also needs the rest of the sub-block that holds the last pixel
+            return block <= size - i ? "" : "truncated (the first frame's last data block is cut short)";
+        if ((avail & codemask) == 0 && avail <= 0x0FFF) codemask = (1u << ++codesize) - 1;
+        oldcode = static_cast<int32_t>(code);
+    }
+}
+
+// A PNG's chunks, each 12 bytes + its length, up to IEND. stb decodes nothing without
+// IEND; Pillow also decodes a PNG cut after its image data (stb cannot: core refuses).
+std::string png_incomplete(const uint8_t* d, size_t size) {
+    uint64_t i = 8;
+    for (;;) {
+        if (size - i < 8) return "no IEND chunk (the file is truncated)";
+        if (std::memcmp(d + i + 4, "IEND", 4) == 0) return "";
+        const uint64_t len = be32(d + i), have = size - i - 8;
+        if (len > have) {
+            std::string type(reinterpret_cast<const char*>(d + i + 4), 4);
+            for (char& c : type)
+                if (c < 0x20 || c > 0x7E) c = '?';
+            return "truncated (the " + type + " chunk ends after " + std::to_string(have) + " of its " +
+                   std::to_string(len) + " bytes)";
+        }
+        if (len + 4 > have) return "no IEND chunk (the file is truncated)";  // cut inside the CRC
+        i += 12 + len;
+    }
+}
+
+std::string incomplete(const std::string& format, const uint8_t* d, size_t size) {
+    if (format == "bmp") return bmp_incomplete(d, size);
+    if (format == "gif") return gif_incomplete(d, size);
+    if (format == "png") return png_incomplete(d, size);
+    return "";
+}
+
 }  // namespace
 
 std::string sniff_format(const uint8_t* data, size_t size) {
@@ -142,12 +295,17 @@ Result<DecodedRgba> decode_rgba(const uint8_t* data, size_t size, const DecodeOp
     int64_t header_w = 0, header_h = 0;
     if (peek_dimensions(format, data, size, header_w, header_h) && over_limit(header_w, header_h, options.max_pixels))
         return check_dimensions(header_w, header_h, options).error();
+    if (const std::string why = incomplete(format, data, size); !why.empty())
+        return make_error("corrupt " + format + ": " + why);
     int width = 0, height = 0, channels = 0;
     const int len = static_cast<int>(size);
     // When stbi_info fails its reason is only "unknown image type" (each loader was
-    // tried in turn); the load below then fails with the format's own reason.
-    if (stbi_info_from_memory(data, len, &width, &height, &channels))
-        if (auto ok = check_dimensions(width, height, options); !ok) return ok.error();
+    // tried in turn); the load below then fails with the format's own reason. For a
+    // top-down BMP stb 2.27 gives the height as its header has it, negative.
+    if (stbi_info_from_memory(data, len, &width, &height, &channels)) {
+        const int64_t rows = format == "bmp" ? std::abs(int64_t{height}) : height;
+        if (auto ok = check_dimensions(width, rows, options); !ok) return ok.error();
+    }
 
     // Decoded as RGBA so every source (gray, palette, alpha) takes one path; stb's
     // colour conversion is also only vectorised for 4 channels.
@@ -158,6 +316,7 @@ Result<DecodedRgba> decode_rgba(const uint8_t* data, size_t size, const DecodeOp
         std::string reason = stbi_failure_reason();
         for (char& c : reason)
             if (c < 0x20 || c > 0x7E) c = '?';
+        if (reason.empty()) reason = "undecodable (the decoder gives no reason)";
         if (format == "jpeg" && !jpeg_has_end(data, size)) reason += " (the file is truncated)";
         return make_error("corrupt " + format + ": " + reason);
     }

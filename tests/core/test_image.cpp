@@ -33,6 +33,23 @@ TEST_CASE("lossless formats decode to exactly Pillow's RGB pixels") {
     }
     CHECK(decode_fixture("rgb_8x6.gif").pixels == load_fixture("rgb_8x6_gif.rgb"));
     CHECK(decode_fixture("gray_8x6.png").pixels == load_fixture("gray_8x6.rgb"));
+    CHECK(decode_fixture("rgb_7x5.bmp").pixels == load_fixture("rgb_7x5.rgb"));        // rows padded
+    CHECK(decode_fixture("anim_8x6.gif").pixels == load_fixture("anim_8x6_gif.rgb"));  // the first frame
+}
+
+TEST_CASE("a top-down BMP (negative height) decodes as its bottom-up twin") {
+    // stb 2.27's header read gives the height as negative; Pillow decodes it.
+    const auto bmp = load_fixture("rgb_7x5.bmp");
+    std::vector<uint8_t> top_down(bmp.begin(), bmp.begin() + 54);
+    const uint32_t minus_5 = static_cast<uint32_t>(-5);
+    for (int i = 0; i < 4; ++i) top_down[22 + i] = static_cast<uint8_t>(minus_5 >> (8 * i));
+    for (int row = 4; row >= 0; --row)
+        top_down.insert(top_down.end(), bmp.begin() + 54 + row * 24, bmp.begin() + 54 + (row + 1) * 24);
+    auto image = decode_image(top_down.data(), top_down.size());
+    REQUIRE_MESSAGE(image.ok(), (image.ok() ? "" : image.error().message));
+    CHECK(image->width == 7);
+    CHECK(image->height == 5);
+    CHECK(image->pixels == load_fixture("rgb_7x5.rgb"));
 }
 
 TEST_CASE("JPEG (baseline and progressive) decodes close to Pillow's libjpeg") {
@@ -111,17 +128,31 @@ TEST_CASE("bad input gives an error with a reason, never a crash") {
             CHECK(decode_image(padded.data(), padded.size()).ok());
         }
     }
-    SUBCASE("every prefix of a PNG fails cleanly") {
+    SUBCASE("every prefix of a PNG fails cleanly, up to the type of its IEND chunk") {
         const auto bytes = load_fixture("rgb_8x6.png");
         const Image whole = decode_fixture("rgb_8x6.png");
-        // Cut before the end of the pixel data: an error. Cut inside the final IEND
-        // chunk (12 bytes): stb may accept it, and then the pixels are all there.
-        for (size_t n = 1; n < bytes.size(); ++n) {
+        // Cut anywhere before the IEND chunk's type: refused, saying so. Cut after it
+        // (inside IEND's CRC): all the pixels are there, and stb and Pillow take it.
+        const size_t iend_type_end = bytes.size() - 4;
+        for (size_t n = 8; n < bytes.size(); ++n) {
             CAPTURE(n);
             auto r = decode_image(bytes.data(), n);
-            if (n < bytes.size() - 12) CHECK_FALSE(r.ok());
-            else if (r.ok()) CHECK(r->pixels == whole.pixels);
+            if (n < iend_type_end) {
+                REQUIRE_FALSE(r.ok());
+                const std::string& m = r.error().message;
+                CHECK((m.rfind("corrupt png: truncated (the ", 0) == 0 ||
+                       m == "corrupt png: no IEND chunk (the file is truncated)"));
+            } else {
+                REQUIRE(r.ok());
+                CHECK(r->pixels == whole.pixels);
+            }
         }
+        // Inside the IHDR chunk, between chunks, inside a chunk's CRC, inside IEND's length.
+        auto message = [&](size_t n) { return decode_image(bytes.data(), n).error().message; };
+        CHECK(message(20) == "corrupt png: truncated (the IHDR chunk ends after 4 of its 13 bytes)");
+        CHECK(message(33) == "corrupt png: no IEND chunk (the file is truncated)");
+        CHECK(message(35) == "corrupt png: no IEND chunk (the file is truncated)");
+        CHECK(message(bytes.size() - 10) == "corrupt png: no IEND chunk (the file is truncated)");
     }
     SUBCASE("a JPEG Huffman table with more than 256 symbols (found by fuzzing; overflows unpatched stb 2.27)") {
         // One before the frame, one cut off inside the table (stb reads the missing
@@ -154,6 +185,83 @@ TEST_CASE("bad input gives an error with a reason, never a crash") {
         auto r = decode_image(webp, sizeof webp);
         REQUIRE_FALSE(r.ok());
         CHECK(r.error().message == "unsupported image format: webp");
+    }
+}
+
+// stb_image reads past the end of the data as zeros: alone, it decodes a BMP or GIF
+// cut short with the missing rows filled in, and fails on a PNG cut short with an
+// empty reason. Pillow 9.4 refuses each of these files (Image.open(f).load() raises
+// unless ImageFile.LOAD_TRUNCATED_IMAGES; checked by running it on every prefix),
+// except where noted.
+TEST_CASE("a BMP, GIF or PNG that is cut short is refused with the reason, as Pillow refuses it") {
+    SUBCASE("the fixtures") {
+        const std::pair<const char*, const char*> cases[] = {
+            // Pillow: "image file is truncated (4 bytes not processed)"
+            {"truncated.bmp", "corrupt bmp: truncated (the pixel data ends after 100 of 144 bytes)"},
+            // Pillow: "image file is truncated (20 bytes not processed)"
+            {"truncated.gif",
+             "corrupt gif: truncated (the first frame's pixel data ends after 15 of 48 pixels)"},
+            // A whole file whose LZW data has its end code after 10 pixels; stb alone
+            // fills the rest. Pillow: "image file is truncated (2 bytes not processed)"
+            {"early_end.gif", "corrupt gif: the first frame's pixel data ends after 10 of 48 pixels"},
+            // Pillow: "image file is truncated"; stb alone said "outofdata"
+            {"truncated.png", "corrupt png: truncated (the IDAT chunk ends after 68 of its 161 bytes)"},
+            // Every chunk but IEND; stb alone said "corrupt png: ". Pillow decodes this
+            // one (its image data is complete), stb cannot without IEND: core is stricter.
+            {"no_iend.png", "corrupt png: no IEND chunk (the file is truncated)"},
+        };
+        for (const auto& c : cases) {
+            const std::string name = c.first;
+            CAPTURE(name);
+            const auto bytes = load_fixture(name);
+            auto r = decode_image(bytes.data(), bytes.size());
+            REQUIRE_FALSE(r.ok());
+            CHECK(r.error().message == c.second);
+        }
+    }
+    SUBCASE("every prefix fails until the one Pillow first decodes, and from there decodes whole") {
+        struct Case {
+            const char* name;
+            size_t pillow_first;  // the shortest prefix Pillow 9.4 loads
+            const char* error;    // how every shorter prefix (with the format's signature) fails
+        };
+        const Case cases[] = {
+            {"rgb_8x6.bmp", 198, "corrupt bmp: truncated (the "},
+            // The last row without its padding (rows of 21 bytes padded to 24).
+            {"rgb_7x5.bmp", 171, "corrupt bmp: truncated (the "},
+            // The block terminator and trailer may be missing, not the last data sub-block.
+            {"rgb_8x6.gif", 274, "corrupt gif: truncated (the "},
+            // Cut anywhere in the second frame: the first is whole.
+            {"anim_8x6.gif", 301, "corrupt gif: truncated (the "},
+        };
+        for (const Case& c : cases) {
+            const auto bytes = load_fixture(c.name);
+            const Image whole = decode_fixture(c.name);
+            const std::string name = c.name;
+            const size_t first = sniff_format(bytes.data(), bytes.size()) == "bmp" ? 26 : 6;
+            for (size_t n = first; n < bytes.size(); ++n) {
+                CAPTURE(name);
+                CAPTURE(n);
+                auto r = decode_image(bytes.data(), n);
+                if (n < c.pillow_first) {
+                    REQUIRE_FALSE(r.ok());
+                    CHECK(r.error().message.rfind(c.error, 0) == 0);
+                } else {
+                    REQUIRE(r.ok());
+                    CHECK(r->pixels == whole.pixels);
+                }
+            }
+        }
+        const auto gif = load_fixture("rgb_8x6.gif");
+        CHECK(decode_image(gif.data(), 12).error().message ==
+              "corrupt gif: truncated (the file ends before the first frame's pixel data)");
+        CHECK(decode_image(gif.data(), 273).error().message ==
+              "corrupt gif: truncated (the first frame's last data block is cut short)");
+        const auto bmp = load_fixture("rgb_8x6.bmp");
+        CHECK(decode_image(bmp.data(), 40).error().message ==
+              "corrupt bmp: truncated (the file ends before the pixel data)");
+        CHECK(decode_image(bmp.data(), 197).error().message ==
+              "corrupt bmp: truncated (the pixel data ends after 143 of 144 bytes)");
     }
 }
 
