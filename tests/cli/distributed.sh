@@ -95,47 +95,44 @@ check "the first run was stopped after its first epoch" test "$(tail -n +2 resum
 run resume2 0 "$ursa" train --resume resumed --nproc 2
 check "the resumed run keeps its global batch over 2 ranks" contains resume2.out "8 images per rank and batch (global batch 16)"
 # From the same state (the first epoch's checkpoint), the same samples: 2 ranks end
-# where 1 process ends, up to rounding (measured 1.4e-6 relative).
+# where 1 process ends, up to rounding (measured 2.5e-7 to 5.7e-6 relative, against
+# 1.5e-2 between 1 and 2 threads from scratch; the bound leaves room for other CPUs'
+# kernels).
 read -r resumed_apart resumed_curve <<<"$(distance single resumed)"
 echo "  1 process vs resumed by 2 ranks after epoch 0: parameters ${resumed_apart} apart, loss curves ${resumed_curve}"
-check "from the same checkpoint, 2 ranks x 8 end where 1 x 16 ends (1e-5 relative L2)" le "$resumed_apart" 1e-5
-check "from the same checkpoint, the loss curves of 2 x 8 and 1 x 16 match (1e-4)" le "$resumed_curve" 1e-4
+check "from the same checkpoint, 2 ranks x 8 end where 1 x 16 ends (1e-4 relative L2)" le "$resumed_apart" 1e-4
+check "from the same checkpoint, the loss curves of 2 x 8 and 1 x 16 match (5e-4)" le "$resumed_curve" 5e-4
+
+# sabotage NAME SIGNAL TIMEOUT LIMIT: a long --nproc 2 run (--dist-timeout TIMEOUT) whose
+# rank 1 gets SIGNAL once training has begun; waits at most LIMIT seconds for the
+# launcher and sets $rc (its exit status), $took (seconds after the signal), $rank1.
+sabotage() {
+  local name=$1 signal=$2 dist_timeout=$3 limit=$4 launcher start
+  "$ursa" train data --arch small --size 32 --epochs 200 --bs 8 --nproc 2 --dist-timeout "$dist_timeout" \
+    --out "$name" >"$name.out" 2>"$name.err" &
+  launcher=$!
+  for _ in $(seq 1 600); do
+    grep -q '^epoch ' "$name.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  rank1=$(sed -n 's/.*rank 1 pid \([0-9]*\).*/\1/p' "$name.err" | head -n 1)
+  start=$(date +%s)
+  [ -n "$rank1" ] && kill "-$signal" "$rank1"
+  timeout "$limit" tail --pid=$launcher -f /dev/null
+  wait $launcher
+  rc=$?
+  took=$(($(date +%s) - start))
+  [ -n "$rank1" ] && kill -9 "$rank1" 2>/dev/null
+}
 
 # A rank killed mid-training: the other stops with a message, the launcher exits non-zero.
-long=(train data --arch small --size 32 --epochs 200 --bs 8 --nproc 2 --dist-timeout 20 --out killed)
-"$ursa" "${long[@]}" >killed.out 2>killed.err &
-launcher=$!
-for _ in $(seq 1 600); do
-  grep -q '^epoch ' killed.out 2>/dev/null && break
-  sleep 0.05
-done
-rank1=$(sed -n 's/.*rank 1 pid \([0-9]*\).*/\1/p' killed.err | head -n 1)
-start=$(date +%s)
-[ -n "$rank1" ] && kill -9 "$rank1"
-timeout 60 tail --pid=$launcher -f /dev/null
-wait $launcher
-rc=$?
-took=$(($(date +%s) - start))
+sabotage killed KILL 20 60
 check "killing rank 1 fails the run (exit $rc), within ${took}s of 60" test "$rc" -ne 0 -a "$took" -lt 60
 check "the launcher names the killed rank" contains killed.err "rank 1 (pid $rank1) was killed by signal 9"
 check "rank 0 stops with a message" contains killed.err "error: rank 0 of 2: data-parallel training stopped:"
 
 # A rank that stops answering (SIGSTOP): the other gives up after --dist-timeout.
-hung=(train data --arch small --size 32 --epochs 200 --bs 8 --nproc 2 --dist-timeout 5 --out hung)
-"$ursa" "${hung[@]}" >hung.out 2>hung.err &
-launcher=$!
-for _ in $(seq 1 600); do
-  grep -q '^epoch ' hung.out 2>/dev/null && break
-  sleep 0.05
-done
-rank1=$(sed -n 's/.*rank 1 pid \([0-9]*\).*/\1/p' hung.err | head -n 1)
-start=$(date +%s)
-[ -n "$rank1" ] && kill -STOP "$rank1"
-timeout 90 tail --pid=$launcher -f /dev/null
-wait $launcher
-rc=$?
-took=$(($(date +%s) - start))
-[ -n "$rank1" ] && kill -9 "$rank1" 2>/dev/null
+sabotage hung STOP 5 90
 check "a stopped rank fails the run (exit $rc) after the 5 s timeout, within ${took}s of 90" \
   test "$rc" -ne 0 -a "$took" -lt 90
 check "rank 0 says it gave up" contains hung.err "error: rank 0 of 2: data-parallel training stopped:"
