@@ -1,15 +1,18 @@
 // Embind bindings over core: what the web page (and the Node tests) call.
 // Thin on purpose: bytes in, plain JS values out; every failure becomes {error: "..."}
-// (core never throws, and neither does this file).
+// (core never throws, and neither does this file). The one object handed out is an
+// inference engine (loadEngine): JS owns it and frees its graph with .delete().
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "ursa/classify.h"
+#include "ursa/engine.h"
 #include "ursa/image.h"
 #include "ursa/json.h"
 #include "ursa/model_info.h"
@@ -122,6 +125,90 @@ std::string sniff_format(val bytes) {
 
 std::string version() { return URSA_VERSION; }
 
+// Whether this build uses wasm SIMD128 (URSA_WASM_SIMD).
+bool simd() {
+#if defined(__wasm_simd128__)
+    return true;
+#else
+    return false;
+#endif
+}
+
+val string_array(const std::vector<std::string>& items) {
+    val out = val::array();
+    for (size_t i = 0; i < items.size(); ++i) out.set(i, items[i]);
+    return out;
+}
+
+// A planned model of core's engine (the page's ?backend=ursa). Copies share the graph;
+// the weights and plan are freed when JS has called .delete() on every handle.
+class EngineHandle {
+  public:
+    explicit EngineHandle(std::shared_ptr<ursa::Engine> engine) : engine_(std::move(engine)) {}
+
+    // run(Float32Array data, dims [N,C,H,W]) -> {logits: Float32Array, dims} | {error}.
+    // The output is the one named "logits" when there is one, else the first.
+    val run(val data, val dims) const {
+        if (!engine_) return error_object("the model was released");
+        ursa::Tensor input;
+        const val length = dims["length"];
+        if (!length.isNumber()) return error_object("dims must be an array of sizes");
+        for (size_t i = 0, n = length.as<size_t>(); i < n; ++i) {
+            const val d = dims[i];
+            const double v = d.isNumber() ? d.as<double>() : -1;
+            if (!(v >= 0) || v != static_cast<double>(static_cast<int64_t>(v)) || v > 1e9)
+                return error_object("dims must be non-negative integers");
+            input.shape.push_back(static_cast<int64_t>(v));
+        }
+        input.data = copy_from_js<float>(data);
+        const std::vector<std::string>& inputs = engine_->input_names();
+        if (inputs.size() != 1)
+            return error_object("the model must have one input; this one has " + std::to_string(inputs.size()));
+        std::vector<ursa::Tensor> feed;
+        feed.push_back(std::move(input));  // moved, not copied (an initializer list would copy)
+        auto outputs = engine_->run_all(feed);
+        if (!outputs.ok()) return error_object(outputs.error().message);
+        const std::vector<std::string>& names = engine_->output_names();
+        size_t pick = 0;
+        for (size_t i = 0; i < names.size(); ++i)
+            if (names[i] == "logits") pick = i;
+        if (pick >= outputs->size()) return error_object("the model gave no output");
+        const ursa::Tensor& out = (*outputs)[pick];
+        val result = val::object();
+        result.set("logits", to_float32_array(out.data));
+        val out_dims = val::array();
+        for (size_t i = 0; i < out.shape.size(); ++i) out_dims.set(i, static_cast<double>(out.shape[i]));
+        result.set("dims", out_dims);
+        return result;
+    }
+
+  private:
+    std::shared_ptr<ursa::Engine> engine_;
+};
+
+// loadEngine(Uint8Array onnxBytes) -> {engine, inputNames, inputShape, outputNames} | {error}.
+// Parses and plans the graph once; unsupported operators are named here. inputShape
+// has -1 for symbolic dimensions (the batch). The caller owns `engine` (.delete()).
+val load_engine(val onnx_bytes) {
+    std::shared_ptr<ursa::Engine> engine;
+    {
+        const std::vector<uint8_t> bytes = copy_from_js<uint8_t>(onnx_bytes);  // freed after the load
+        if (bytes.empty()) return error_object("empty model file");
+        auto loaded = ursa::Engine::load(bytes.data(), bytes.size());
+        if (!loaded.ok()) return error_object(loaded.error().message);
+        engine = std::move(loaded.value());
+    }
+    val out = val::object();
+    out.set("inputNames", string_array(engine->input_names()));
+    out.set("outputNames", string_array(engine->output_names()));
+    val shape = val::array();
+    const std::vector<int64_t>& dims = engine->input_shape();
+    for (size_t i = 0; i < dims.size(); ++i) shape.set(i, static_cast<double>(dims[i]));
+    out.set("inputShape", shape);
+    out.set("engine", val(EngineHandle(std::move(engine))));
+    return out;
+}
+
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(ursa_core) {
@@ -131,4 +218,7 @@ EMSCRIPTEN_BINDINGS(ursa_core) {
     emscripten::function("topK", &top_k);
     emscripten::function("sniffFormat", &sniff_format);
     emscripten::function("version", &version);
+    emscripten::function("simd", &simd);
+    emscripten::function("loadEngine", &load_engine);
+    emscripten::class_<EngineHandle>("Engine").function("run", &EngineHandle::run);
 }

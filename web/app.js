@@ -1,8 +1,9 @@
 // Ursa page, main thread: UI only. Decoding, preprocessing (core.wasm), inference
-// (ONNX Runtime Web) and the small preview of each photo happen in worker.js, one photo
-// at a time, so the page never freezes and memory stays bounded however many photos
-// are queued: the page holds the File handles (no pixels) and one small JPEG preview
-// per card. Photos are read locally and handed to the worker; nothing is ever uploaded.
+// (ONNX Runtime Web, or core's own engine with ?backend=ursa) and the small preview of
+// each photo happen in worker.js, one photo at a time, so the page never freezes and
+// memory stays bounded however many photos are queued: the page holds the File handles
+// (no pixels) and one small JPEG preview per card. Photos are read locally and handed
+// to the worker; nothing is ever uploaded.
 
 const $ = (selector) => document.querySelector(selector);
 const statusEl = $('#status');
@@ -17,6 +18,9 @@ const progressEl = $('#progress');
 const announceEl = $('#announce');
 
 const TOP_SHOWN = 3;       // labels with bars on each card
+// Which runtime runs the model: ?backend=ort (ONNX Runtime Web, the default) or
+// ?backend=ursa (core's own engine, compiled to WebAssembly with the preprocessing).
+const BACKEND = new URLSearchParams(location.search).get('backend') === 'ursa' ? 'ursa' : 'ort';
 
 let worker = null;           // created by start(), once the service worker (if any) is in place
 let ready = false;           // the worker has a working model
@@ -60,12 +64,14 @@ function describeBackend(b) {
   backendEl.dataset.backend = b.backend;
   backendEl.dataset.threads = String(b.threads);
   backendEl.dataset.isolated = String(b.isolated);
+  // Core's engine runs on one thread in the browser, headers or not.
   const threads = b.threads > 1
     ? `${b.threads} threads (cross-origin isolated)`
-    : `1 thread${b.isolated ? '' : ' (the host sends no COOP/COEP headers)'}`;
-  backendEl.textContent = [`Inference: ONNX Runtime Web ${b.version || ''}`.trim(),
-    `${b.backend === 'wasm' ? 'WebAssembly' : b.backend}${b.simd ? ' SIMD' : ''}`, threads,
+    : `1 thread${b.isolated || b.backend === 'ursa' ? '' : ' (the host sends no COOP/COEP headers)'}`;
+  backendEl.textContent = [`Inference: ${b.name} ${b.version || ''}`.trim(),
+    `WebAssembly${b.simd ? ' SIMD' : ''}`, threads,
     `model load ${Math.round(b.loadMs)} ms, warm-up run ${Math.round(b.warmupMs)} ms`].join(' · ');
+  $('#credit-runtime').textContent = b.backend === 'ursa' ? "Ursa's engine (C++ core)" : b.name;
 }
 
 function readyMessage(info) {
@@ -255,6 +261,7 @@ function fillCard(card, data) {
   card.classList.add('result');
   if (data.thumb || !data.thumbPending) setPreview(card, data.thumb);
   if (data.ms != null) card.dataset.ms = String(Math.round(data.ms));
+  if (data.backend) card.dataset.backend = data.backend;
 
   if (data.error) {
     card.classList.add('failed');
@@ -290,12 +297,14 @@ function fillCard(card, data) {
 
   const meta = el('p', 'meta');
   const timing = el('span', 'ms', `${Math.round(data.ms)} ms`);
-  timing.title = `decode + resize ${data.prepMs.toFixed(1)} ms, model ${data.inferMs.toFixed(1)} ms`;
+  const runtime = data.backend === 'ursa' ? "Ursa's engine" : 'ONNX Runtime Web';
+  timing.title = `decode + resize ${data.prepMs.toFixed(1)} ms, model ${data.inferMs.toFixed(1)} ms (${runtime})`;
   meta.append(timing);
   const rest = [];
   if (data.width && data.height) rest.push(`${data.width}×${data.height}`);
   if (data.decoder === 'browser') rest.push('decoded by the browser');
   meta.append(` (${Math.round(data.prepMs)} prep + ${Math.round(data.inferMs)} model)`);
+  if (data.backend === 'ursa') rest.push("Ursa's engine");
   if (rest.length) meta.append(` · ${rest.join(' · ')}`);
   body.append(meta);
 }
@@ -564,7 +573,7 @@ async function start() {
   worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   worker.addEventListener('message', onWorkerMessage);
   worker.addEventListener('error', onWorkerError);
-  worker.postMessage({ type: 'init', url: new URL('./model.onnx', location.href).href });
+  worker.postMessage({ type: 'init', url: new URL('./model.onnx', location.href).href, backend: BACKEND });
 }
 
 const started = start();

@@ -1,6 +1,8 @@
 // Ursa page, worker: core.wasm (decode + resize + normalise, the same C++ as training)
-// → ONNX Runtime Web (wasm backend) → core.wasm (softmax + top-k).
-// Every file comes from this site: ./core/ (Ursa's wasm), ./ort/ (ONNX Runtime Web), ./model.onnx.
+// → the model, run by ONNX Runtime Web (wasm backend; ?backend=ort, the default) or by
+// core's own engine in the same core.wasm (?backend=ursa) → core.wasm (softmax + top-k).
+// Every file comes from this site: ./core/ (Ursa's wasm), ./ort/ (ONNX Runtime Web, loaded
+// only for ?backend=ort), ./model.onnx.
 // One photo at a time: its bytes, pixels and tensors are released before the next.
 
 const TOP_K = 5;                    // probabilities sent back per photo
@@ -9,8 +11,9 @@ const PREVIEW = 320;                // long side of the preview sent back for th
 const CORE_FORMATS = new Set(['jpeg', 'png', 'bmp', 'gif']);  // what core decodes itself
 
 let core = null;                    // Embind module from ./core/ursa_core.mjs
-let ort = null;                     // onnxruntime-web (wasm only)
-let model = null;                   // {session, info, specJson, inputName, outputName, source}
+let ort = null;                     // onnxruntime-web (wasm only), for backend 'ort'
+let backend = 'ort';                // 'ort' | 'ursa', from the page's ?backend= (init message)
+let model = null;                   // {runner, info, specJson, source, loadMs, warmupMs}
 
 const post = (message, transfer) => self.postMessage(message, transfer || []);
 const errorText = (e) => String((e && e.message) ? e.message : e)
@@ -33,13 +36,16 @@ async function loadRuntimesOnce() {
   const here = new URL('./', import.meta.url);
   const [coreModule, ortModule] = await Promise.all([
     import('./core/ursa_core.mjs').catch((e) => { throw new Error(`core/ursa_core.mjs: ${errorText(e)}`); }),
-    import('./ort/ort.wasm.min.mjs').catch((e) => { throw new Error(`ort/ort.wasm.min.mjs: ${errorText(e)}`); }),
+    backend === 'ort'
+      ? import('./ort/ort.wasm.min.mjs').catch((e) => { throw new Error(`ort/ort.wasm.min.mjs: ${errorText(e)}`); })
+      : null,  // core's engine is in core.wasm: no ONNX Runtime download
   ]);
   try {
     core = await coreModule.default({ locateFile: (path) => new URL(`core/${path}`, here).href });
   } catch (e) {
     throw new Error(`core/ursa_core.wasm could not start: ${errorText(e)}`);
   }
+  if (!ortModule) return;
   ort = ortModule;
   // Self-hosted runtime files; threads only where the page is cross-origin isolated.
   ort.env.wasm.wasmPaths = new URL('ort/', here).href;
@@ -55,26 +61,26 @@ function threadCount() {
   return Math.min(4, Math.max(2, cores - 1));
 }
 
+// Which runtime runs the model and how: shown in the page's footer and on each card.
 function backendInfo(loadMs, warmupMs) {
+  const isolated = Boolean(self.crossOriginIsolated);
+  if (backend === 'ursa') {
+    // core's engine in core.wasm: single-threaded in the browser (no pthreads build).
+    return { backend, name: "Ursa's engine", version: core.version(), threads: 1, simd: core.simd(),
+      isolated, loadMs, warmupMs };
+  }
   return {
-    backend: 'wasm',
+    backend, name: 'ONNX Runtime Web',
     version: ort.env.versions?.web || '',
     threads: ort.env.wasm.numThreads || 1,
     simd: ort.env.wasm.simd !== false,
-    isolated: Boolean(self.crossOriginIsolated),
-    loadMs, warmupMs,
+    isolated, loadMs, warmupMs,
   };
 }
 
-// Reads Ursa's metadata through core and opens an ORT session; throws with a readable reason.
-async function openModel(bytes, source) {
-  const infoJson = core.modelInfo(bytes);
-  const info = JSON.parse(infoJson);
-  if (info.error) throw new Error(`${source} is not an Ursa model: ${info.error}`);
-  if (!Array.isArray(info.labels) || info.labels.length === 0) throw new Error(`${source}: the model has no labels`);
-
+// A model opened by ONNX Runtime Web: {inputNames, input (metadata), run, release}.
+async function openOrt(bytes, source) {
   let session;
-  const t0 = performance.now();
   try {
     session = await ort.InferenceSession.create(bytes, {
       executionProviders: ['wasm'],
@@ -83,29 +89,72 @@ async function openModel(bytes, source) {
   } catch (e) {
     throw new Error(`${source}: ONNX Runtime could not open the model: ${errorText(e)}`);
   }
-  const problem = inputProblem(session, info);
+  const inputName = session.inputNames[0];
+  const outputName = session.outputNames.includes('logits') ? 'logits' : session.outputNames[0];
+  return {
+    inputNames: session.inputNames,
+    input: session.inputMetadata?.[0],
+    async run(chw, h, w) {
+      const input = new ort.Tensor('float32', chw, [1, 3, h, w]);
+      const outputs = await session.run({ [inputName]: input });
+      const logits = Float32Array.from(outputs[outputName].data);
+      for (const t of Object.values(outputs)) t.dispose?.();
+      return logits;
+    },
+    release: () => session.release().catch(() => {}),
+  };
+}
+
+// A model planned by core's engine inside core.wasm. Its weights live in wasm memory
+// until release() deletes the engine (a replaced model is released at once).
+function openUrsa(bytes, source) {
+  const loaded = core.loadEngine(bytes);
+  if (loaded.error) throw new Error(`${source}: Ursa's engine could not open the model: ${loaded.error}`);
+  let engine = loaded.engine;
+  return {
+    inputNames: loaded.inputNames,
+    input: { isTensor: true, shape: loaded.inputShape.map((d) => (d < 0 ? null : d)) },
+    async run(chw, h, w) {
+      if (!engine) throw new Error('the model was released');
+      const out = engine.run(chw, [1, 3, h, w]);
+      if (out.error) throw new Error(out.error);
+      return out.logits;
+    },
+    async release() {
+      engine?.delete();
+      engine = null;
+    },
+  };
+}
+
+// Reads Ursa's metadata through core and opens the model with the chosen runtime;
+// throws with a readable reason.
+async function openModel(bytes, source) {
+  const infoJson = core.modelInfo(bytes);
+  const info = JSON.parse(infoJson);
+  if (info.error) throw new Error(`${source} is not an Ursa model: ${info.error}`);
+  if (!Array.isArray(info.labels) || info.labels.length === 0) throw new Error(`${source}: the model has no labels`);
+
+  const t0 = performance.now();
+  const runner = backend === 'ursa' ? openUrsa(bytes, source) : await openOrt(bytes, source);
+  const problem = inputProblem(runner, info);
   if (problem) {
-    await session.release().catch(() => {});
+    await runner.release();
     throw new Error(`${source}: ${problem}`);
   }
-  const next = {
-    session, info, source,
-    specJson: JSON.stringify(info.input),
-    inputName: session.inputNames[0],
-    outputName: session.outputNames.includes('logits') ? 'logits' : session.outputNames[0],
-  };
+  const next = { runner, info, source, specJson: JSON.stringify(info.input) };
   next.loadMs = performance.now() - t0;
   // Warm-up run (JIT, allocations) and a check that the output matches the labels.
   try {
     const [h, w] = info.input.size;
     const t1 = performance.now();
-    const logits = await infer(next, new Float32Array(3 * h * w), h, w);
+    const logits = await runner.run(new Float32Array(3 * h * w), h, w);
     next.warmupMs = performance.now() - t1;
     if (logits.length !== info.labels.length) {
       throw new Error(`the model gives ${logits.length} outputs for ${info.labels.length} labels`);
     }
   } catch (e) {
-    await session.release().catch(() => {});
+    await runner.release();
     throw new Error(`${source}: ${errorText(e)}`);
   }
   return next;
@@ -113,13 +162,13 @@ async function openModel(bytes, source) {
 
 // What the page cannot feed, in the words of core's native predictor (predictor.cpp):
 // one float32 input [N,3,H,W], its static H and W equal to ursa.input's size; else null.
-function inputProblem(session, info) {
-  const names = session.inputNames;
+function inputProblem(runner, info) {
+  const names = runner.inputNames;
   if (names.length !== 1) {
     return `the model must have one input [N,3,H,W] float; this one has ${names.length} (${names.join(', ')})`;
   }
-  const meta = session.inputMetadata?.[0];
-  if (!meta) return null;  // an ONNX Runtime that does not say: the warm-up run checks
+  const meta = runner.input;
+  if (!meta) return null;  // a runtime that does not say: the warm-up run checks
   if (meta.isTensor === false) return `model input '${names[0]}' must be a [N,3,H,W] float tensor; it is not a tensor`;
   if (meta.type && meta.type !== 'float32') {
     return `model input '${names[0]}' must be [N,3,H,W] float; this model's input is ${meta.type}`;
@@ -137,15 +186,6 @@ function inputProblem(session, info) {
   return null;
 }
 
-async function infer(m, chw, h, w) {
-  const input = new ort.Tensor('float32', chw, [1, 3, h, w]);
-  const outputs = await m.session.run({ [m.inputName]: input });
-  const out = outputs[m.outputName];
-  const logits = Float32Array.from(out.data);
-  for (const t of Object.values(outputs)) t.dispose?.();
-  return logits;
-}
-
 async function useModel(bytes, source) {
   try {
     await loadRuntimes();
@@ -153,7 +193,7 @@ async function useModel(bytes, source) {
     const next = await openModel(bytes, source);
     const previous = model;
     model = next;
-    if (previous) await previous.session.release().catch(() => {});
+    if (previous) await previous.runner.release();  // its memory goes back now
     post({ type: 'ready', info: model.info, source, backend: backendInfo(model.loadMs, model.warmupMs) });
   } catch (e) {
     const still = model ? ` Still using ${model.source}.` : '';
@@ -194,7 +234,8 @@ async function download(url) {
   return bytes;
 }
 
-async function init(url) {
+async function init(url, wanted) {
+  backend = wanted === 'ursa' ? 'ursa' : 'ort';
   const runtimes = loadRuntimes().catch((e) => e);
   let bytes;
   try {
@@ -284,7 +325,7 @@ async function classify(id, file) {
     const { width, height } = pre;
     const previewing = preview(file, width, height);
     const [h, w] = m.info.input.size;
-    const logits = await infer(m, pre.tensor, h, w);
+    const logits = await m.runner.run(pre.tensor, h, w);
     pre = null;  // nor its tensor
     const top = core.topK(logits, Math.min(TOP_K, logits.length))
       .map(({ index, prob }) => ({ index, prob, label: m.info.labels[index] ?? `#${index}` }));
@@ -292,7 +333,7 @@ async function classify(id, file) {
     // The result goes out at once; its preview follows when the browser has made it
     // (the next photo waits for it, so only one photo's pixels are ever held).
     post({
-      type: 'result', id, top, decoder, thumbPending: true,
+      type: 'result', id, top, decoder, thumbPending: true, backend,
       width, height, ms: t2 - t0, prepMs: t1 - t0, inferMs: t2 - t1,
     });
     post({ type: 'thumb', id, thumb: await previewing });
@@ -306,7 +347,7 @@ let chain = Promise.resolve();
 self.addEventListener('message', ({ data }) => {
   chain = chain.then(() => {
     switch (data.type) {
-      case 'init': return init(data.url);
+      case 'init': return init(data.url, data.backend);
       case 'model': return useModel(new Uint8Array(data.bytes), data.name);
       case 'classify': return classify(data.id, data.file);
       default: return undefined;

@@ -34,6 +34,9 @@
 //   corrupt JPEG, a .txt and a WebP uploaded at once agree with `ursa predict` card by card
 //   (the WebP, which core does not decode, is decoded by the browser; the bad JPEGs, which
 //   core claims and refuses, are errors even where Chromium would show them).
+//   And ?backend=ursa: core's own engine (in core.wasm) runs the model, ONNX Runtime is not
+//   downloaded, the footer and cards name Ursa's engine, the photo and (--proof-dir) every
+//   proof card equal `ursa predict --json`, and #model-file swaps models on that engine too.
 import { execSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -82,9 +85,10 @@ function parseArgs(argv) {
 }
 
 const failures = [];
+let checkPrefix = '';  // names the page variant under test (e.g. "?backend=ursa: ")
 function check(name, ok, detail = '') {
-  console.log(`${ok ? 'PASS' : 'FAIL'} ${name}${detail ? ` — ${detail}` : ''}`);
-  if (!ok) failures.push(name);
+  console.log(`${ok ? 'PASS' : 'FAIL'} ${checkPrefix}${name}${detail ? ` — ${detail}` : ''}`);
+  if (!ok) failures.push(`${checkPrefix}${name}`);
   return ok;
 }
 
@@ -380,6 +384,9 @@ async function main() {
     // 8b. no service worker and no headers: not isolated, one thread, the same results
     await checkSingleThread(browser, args);
 
+    // 8c. ?backend=ursa: core's engine instead of ONNX Runtime Web
+    await checkUrsaBackend(browser, args);
+
     // 9. optional: a new version deployed while the page is open
     if (args.updateCmd) await checkUpdate(page, args);
 
@@ -439,7 +446,7 @@ async function checkBackend(page, where, expect) {
       backend: el.dataset.backend, crossOriginIsolated: window.crossOriginIsolated };
   });
   check(`${where}: backend shown (crossOriginIsolated ${expect.isolated}, threads ${b.threads})`,
-    b.backend === 'wasm' && b.crossOriginIsolated === expect.isolated && b.isolated === String(expect.isolated)
+    b.backend === 'ort' && b.crossOriginIsolated === expect.isolated && b.isolated === String(expect.isolated)
     && expect.threads(b.threads) && /ONNX Runtime Web \d/.test(b.text)
     && b.text.includes(b.threads > 1 ? `${b.threads} threads` : '1 thread'), b.text);
   return b;
@@ -751,19 +758,22 @@ function agrees(result, expected) {
 
 // One upload of real photos, a truncated JPEG, a real .txt and a WebP (which core does not
 // decode): compared card by card, by file name, with `ursa predict --json` on the same files.
-async function checkProof(page, args) {
+async function checkProof(page, args, backend = 'ort') {
   const records = JSON.parse(fs.readFileSync(args.proofJson, 'utf8'));
   const native = new Map(records.map((r) => [path.basename(r.file), r]));
   const files = fs.readdirSync(args.proofDir).sort().map((f) => path.join(args.proofDir, f));
-  await page.click('#clear');
+  if (await resultCount(page)) await page.click('#clear');
   await page.setInputFiles('#files', files);
   await waitResults(page, files.length, args.timeout);
   const cards = await page.$$eval('#results .result', (els) => els.map((el) => ({
     file: el.dataset.file, label: el.dataset.label, prob: el.dataset.prob, error: el.dataset.error,
-    meta: el.querySelector('.meta')?.textContent || '' })));
+    backend: el.dataset.backend, meta: el.querySelector('.meta')?.textContent || '' })));
   const names = files.map((f) => path.basename(f));
   check(`proof upload: ${files.length} files give one card each, in order`,
     JSON.stringify(cards.map((c) => c.file)) === JSON.stringify(names), cards.map((c) => c.file).join(', '));
+  const run = cards.filter((c) => !c.error);
+  check(`proof upload: every classified card says it was run by ${backend} (data-backend)`,
+    run.length > 0 && run.every((c) => c.backend === backend), run.map((c) => c.backend).join(', '));
   let photos = 0;
   let failed = 0;
   let browser = 0;
@@ -793,6 +803,65 @@ async function checkProof(page, args) {
     photos >= 4 && failed >= 3 && browser >= 1, `${photos} photos, ${failed} bad, ${browser} browser-decoded`);
   const status = await statusOf(page);
   check('proof upload: the page stays ready', status.state === 'ready', `${status.state}: ${status.text}`);
+}
+
+// ?backend=ursa: the same site, the model run by core's own engine (compiled to wasm with
+// the preprocessing, in core.wasm) instead of ONNX Runtime Web. Service workers are
+// blocked here (no install, no reload: quick); the cards must equal `ursa predict --json`.
+async function checkUrsaBackend(browser, args) {
+  const context = await newContext(browser, { serviceWorkers: 'block' });
+  const requested = [];
+  context.on('request', (r) => requested.push(r.url()));
+  const t0 = Date.now();
+  checkPrefix = '?backend=ursa: ';
+  try {
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    const url = new URL(args.site);
+    url.searchParams.set('backend', 'ursa');
+    await page.goto(url.href, { waitUntil: 'load', timeout: args.timeout });
+    const status = await settledStatus(page, args.timeout).catch((e) => ({ state: 'timeout', text: e.message }));
+    if (!check('page ready', status.state === 'ready', `${status.state}: ${status.text}`)) return;
+    const b = await page.evaluate(() => {
+      const el = document.querySelector('#backend');
+      return { text: el.textContent, backend: el.dataset.backend, threads: el.dataset.threads,
+        credits: document.querySelector('.credits').textContent };
+    });
+    check("the footer says Ursa's engine runs the model (WebAssembly SIMD, 1 thread), not ONNX Runtime",
+      b.backend === 'ursa' && b.threads === '1'
+      && /^Inference: Ursa's engine \d+\.\d+\.\d+ · WebAssembly SIMD · 1 thread · model load \d+ ms, warm-up run \d+ ms$/.test(b.text)
+      && b.credits.includes("inference with Ursa's engine") && !/ONNX Runtime/.test(b.text + b.credits),
+    `${b.backend}: ${b.text} / ${b.credits}`);
+
+    await page.setInputFiles('#files', args.photo);
+    await waitResults(page, 1, args.timeout);
+    const first = await page.$$eval('#results .result', (els) => {
+      const el = els[els.length - 1];
+      return { file: el.dataset.file, label: el.dataset.label, prob: el.dataset.prob, error: el.dataset.error,
+        backend: el.dataset.backend, meta: el.querySelector('.meta')?.textContent || '' };
+    });
+    check("the photo's card is run by Ursa's engine and says so", !first.error && first.backend === 'ursa'
+      && first.meta.includes("Ursa's engine"), first.error || `${first.backend} / ${first.meta}`);
+    if (args.expectJson) checkAgainstNative(first, expectedFor(args.expectJson, args.photo));
+
+    // #model-file on this engine: refusals, other labels, the first model again (each
+    // replaced model is deleted from wasm memory; tests/web/engine_node.cjs measures it).
+    await checkModels(page, args, first);
+    if (args.proofDir) await checkProof(page, args, 'ursa');
+
+    const ort = requested.filter((u) => /\/ort\//.test(u));
+    check('ONNX Runtime Web is not downloaded', ort.length === 0 && requested.some((u) => /ursa_core\.wasm$/.test(u)),
+      ort.join(', ') || `${requested.length} requests`);
+    const violations = await page.evaluate(() => window.__csp);
+    check('no CSP violations or errors (glue linked with -sDYNAMIC_EXECUTION=0)', violations.length === 0
+      && errors.length === 0, JSON.stringify(violations) + errors.join(' | '));
+    console.log(`info: ?backend=ursa checks took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  } finally {
+    checkPrefix = '';
+    await context.close();
+  }
 }
 
 // Installable as an app: Chromium finds no installability error. Playwright's contexts are

@@ -126,6 +126,14 @@ else
 fi
 proof_args=(--proof-dir "$proof" --proof-json "$work/proof.json")
 
+# The page's ?backend=ursa bindings (core's engine in wasm) under Node: the proof photos
+# as ursa predict classified them, errors as objects, a swapped model's memory reused.
+# Same wasm folder as `ursa web` uses (the CommonJS build beside the page's module).
+echo "== core's engine in wasm (Node)"
+wasm_dir=${URSA_WASM_DIR:-$repo/build/wasm/wasm}
+[ -f "$wasm_dir/ursa_core_node.js" ] || { echo "FAIL missing $wasm_dir/ursa_core_node.js (wasm build)"; exit 1; }
+node "$here/engine_node.cjs" "$wasm_dir" "$work/model.onnx" "$work/proof.json"
+
 # The policy README.txt offers hosts (the page's <meta> must say the same).
 csp=$(sed -n 's/^ *Content-Security-Policy: //p' "$work/site/README.txt")
 [ -n "$csp" ] || { echo "FAIL site README.txt gives no Content-Security-Policy"; exit 1; }
