@@ -190,6 +190,7 @@ run predict_again 1 "$ursa" predict model.onnx data/red/red_00.PNG data/blue/blu
 check "predict is deterministic" cmp -s predict_json.out predict_again.out
 run predict_table 0 "$ursa" predict model.onnx data/green/green_00.PNG --top 2
 check "predict prints a table with 2 labels" test "$(grep -cE '^  (blue|green|red) +[01]\.[0-9]{4}$' predict_table.out)" -eq 2
+check "predict reports the time per file on stderr" grep -qE '^1 file\(s\) in [0-9.]+ s: [0-9.]+ ms per file' predict_table.err
 
 # --- bad models, bad flags ---------------------------------------------------------------
 run predict_no_model 2 "$ursa" predict nope.onnx data/red/red_00.PNG

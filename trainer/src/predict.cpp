@@ -1,3 +1,4 @@
+#include <chrono>
 #include <cstdio>
 
 #include "ursa/commands.h"
@@ -35,6 +36,7 @@ int predict(const PredictOptions& o) {
     }
     const DecodeOptions decode{o.max_pixels};
     int failed = 0;
+    const auto t0 = std::chrono::steady_clock::now();
     if (o.json) std::printf("[");
     for (size_t i = 0; i < o.files.size(); ++i) {
         const std::string& file = o.files[i];
@@ -54,6 +56,10 @@ int predict(const PredictOptions& o) {
     }
     if (o.json) std::printf("]\n");
     if (failed && o.json) std::fprintf(stderr, "%d of %zu file(s) failed\n", failed, o.files.size());
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!o.files.empty())  // on stderr: stdout stays the table or the JSON
+        std::fprintf(stderr, "%zu file(s) in %.3f s: %.1f ms per file (read, decode, preprocess, model)\n",
+                     o.files.size(), secs, 1000 * secs / static_cast<double>(o.files.size()));
     return failed ? 1 : 0;
 }
 
