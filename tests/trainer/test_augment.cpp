@@ -224,12 +224,14 @@ TEST_CASE("random-resized-crop: whole images kept, the drawn window resized into
     spec.width = spec.height = 32;
     spec.resize = ResizeMethod::RandomResizedCrop;
     const std::vector<Item> items = {{std::string(URSA_FIXTURES_DIR) + "/src_160x120.png", 0}};
-    // Short side 120 > 2 * 32: shrunk to a short side of 64 (85 x 64).
+    // Short side 120 > 3 * 32: shrunk to a short side of 64 (85 x 64).
     Prepared whole = prepare_items(items, spec, DecodeOptions{}, 1, "test", Storage::whole);
     REQUIRE(whole.images.size() == 1);
     CHECK(whole.images[0].width == 85);
     CHECK(whole.images[0].height == 64);
     spec.width = spec.height = 64;  // 120 <= 128: kept at full size
+    CHECK(prepare_items(items, spec, DecodeOptions{}, 1, "test", Storage::whole).images[0].width == 160);
+    spec.width = spec.height = 40;  // 120 <= 3 * 40: over twice the size, still kept as it is
     CHECK(prepare_items(items, spec, DecodeOptions{}, 1, "test", Storage::whole).images[0].width == 160);
     spec.width = spec.height = 32;
 

@@ -141,6 +141,7 @@ inline float source_index(float coord, int size) {
     coord = (coord + 1) / 2 * static_cast<float>(size - 1);
     if (size <= 1) return 0;
     const float span = static_cast<float>(size - 1);
+    if (coord >= 0 && coord <= span) return coord;  // inside: what the reflection gives, sooner
     const float in = std::fabs(coord);
     const float extra = std::fmod(in, span);
     const int flips = static_cast<int>(std::floor(in / span));
@@ -188,9 +189,10 @@ void augment_one(int h, int w, const AugParams& p, const Source& at, const Out& 
     const std::array<double, 8> k = warp ? warp_coefficients(p.warp_x, p.warp_y) : std::array<double, 8>{};
     for (int y = 0; y < h; ++y) {
         const double yn = h > 1 ? -1 + 2.0 * y / (h - 1) : -1;  // linspace(-1, 1, h)
+        const double row_x = m[0][1] * yn + m[0][2], row_y = m[1][1] * yn + m[1][2];
         for (int x = 0; x < w; ++x) {
             const double xn = w > 1 ? -1 + 2.0 * x / (w - 1) : -1;
-            double gx = m[0][0] * xn + m[0][1] * yn + m[0][2], gy = m[1][0] * xn + m[1][1] * yn + m[1][2];
+            double gx = m[0][0] * xn + row_x, gy = m[1][0] * xn + row_y;
             if (warp) {
                 const double d = k[6] * gx + k[7] * gy + 1;
                 const double wx = (k[0] * gx + k[1] * gy + k[2]) / d, wy = (k[3] * gx + k[4] * gy + k[5]) / d;

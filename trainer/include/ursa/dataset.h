@@ -75,11 +75,12 @@ enum class Storage {
     // full-size photo and then resizes it; cutting it from the resized strip differs by
     // the resampling phase only.)
     crop_strips,
-    // The whole image (random-resized-crop training), shrunk when its short side is
-    // over twice the model size (or its long side over six times): make_batch cuts
-    // fastai's random crop window from it and resizes that to the model size. (fastai
-    // cuts from the full-size photo; a crop of the smallest areas is upsampled from
-    // fewer pixels here, only for photos over twice the model size.)
+    // The whole image (random-resized-crop training), kept up to a short side of three
+    // times the model size (long side six times), larger ones shrunk to a short side of
+    // twice it: make_batch cuts fastai's random crop window from it and resizes that to
+    // the model size. (fastai cuts from the full-size photo; a crop of the smallest
+    // areas is upsampled from fewer pixels here, only for photos over three times the
+    // model size.)
     whole,
 };
 
