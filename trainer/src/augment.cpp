@@ -163,7 +163,7 @@ struct Lighting {
     float operator()(float x) const {
         x = std::clamp(x, 1e-7f, 1 - 1e-7f);
         const float odds = (1 - x) / x;
-        return 1 / (1 + e * (contrast == 1 ? odds : std::pow(odds, contrast)));
+        return 1 / (1 + e * (contrast == 1 ? odds : std::exp2(contrast * std::log2(odds))));
     }
 };
 
@@ -172,40 +172,53 @@ struct Lighting {
 // _WarpCoord compute them, in double), one bilinear sample with reflection padding
 // (grid_sample, align_corners=True), lighting, then (v - mean) / std. `at(x, y, c)`
 // reads the source in [0, 1]; `out(c, y, x)` is where each value goes.
-template <typename Source, typename Out>
-void augment_one(int h, int w, const AugParams& p, const Source& at, const Out& out,
-                 const std::array<float, 3>& mean, const std::array<float, 3>& std_dev) {
-    const Lighting light(p);
-    auto store = [&](int c, int y, int x, float v) { out(c, y, x, ((light.on ? light(v) : v) - mean[c]) / std_dev[c]); };
+template <typename Source>
+void augment_one(int h, int w, const AugParams& p, const Source& at, float* chw, const std::array<float, 3>& mean,
+                 const std::array<float, 3>& std_dev) {
+    const int64_t plane = static_cast<int64_t>(h) * w;
     const bool moves = p.flip || p.rotate_deg != 0 || p.zoom != 1 || p.warp_x != 0 || p.warp_y != 0;
     if (!moves) {  // the identity grid samples every pixel where it is
         for (int y = 0; y < h; ++y)
             for (int x = 0; x < w; ++x)
-                for (int c = 0; c < 3; ++c) store(c, y, x, at(x, y, c));
-        return;
-    }
-    const Mat3 m = affine_matrix(p);
-    const bool warp = p.warp_x != 0 || p.warp_y != 0;
-    const std::array<double, 8> k = warp ? warp_coefficients(p.warp_x, p.warp_y) : std::array<double, 8>{};
-    for (int y = 0; y < h; ++y) {
-        const double yn = h > 1 ? -1 + 2.0 * y / (h - 1) : -1;  // linspace(-1, 1, h)
-        const double row_x = m[0][1] * yn + m[0][2], row_y = m[1][1] * yn + m[1][2];
-        for (int x = 0; x < w; ++x) {
-            const double xn = w > 1 ? -1 + 2.0 * x / (w - 1) : -1;
-            double gx = m[0][0] * xn + row_x, gy = m[1][0] * xn + row_y;
-            if (warp) {
-                const double d = k[6] * gx + k[7] * gy + 1;
-                const double wx = (k[0] * gx + k[1] * gy + k[2]) / d, wy = (k[3] * gx + k[4] * gy + k[5]) / d;
-                gx = wx, gy = wy;
+                for (int c = 0; c < 3; ++c) chw[c * plane + static_cast<int64_t>(y) * w + x] = at(x, y, c);
+    } else {
+        const Mat3 m = affine_matrix(p);
+        const bool warp = p.warp_x != 0 || p.warp_y != 0;
+        const std::array<double, 8> k = warp ? warp_coefficients(p.warp_x, p.warp_y) : std::array<double, 8>{};
+        // In double until the grid is made, as fastai's: near a strong warp's horizon
+        // float coordinates would land elsewhere.
+        for (int y = 0; y < h; ++y) {
+            const double yn = h > 1 ? -1 + 2.0 * y / (h - 1) : -1;  // linspace(-1, 1, h)
+            const double row_x = m[0][1] * yn + m[0][2], row_y = m[1][1] * yn + m[1][2];
+            float* row = chw + static_cast<int64_t>(y) * w;
+            for (int x = 0; x < w; ++x) {
+                const double xn = w > 1 ? -1 + 2.0 * x / (w - 1) : -1;
+                double gx = m[0][0] * xn + row_x, gy = m[1][0] * xn + row_y;
+                if (warp) {
+                    const double d = k[6] * gx + k[7] * gy + 1;
+                    const double wx = (k[0] * gx + k[1] * gy + k[2]) / d, wy = (k[3] * gx + k[4] * gy + k[5]) / d;
+                    gx = wx, gy = wy;
+                }
+                const float ix = source_index(static_cast<float>(gx), w), iy = source_index(static_cast<float>(gy), h);
+                const int x0 = static_cast<int>(std::floor(ix)), y0 = static_cast<int>(std::floor(iy));
+                const int x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);  // weight 0 past the edge
+                const float fx = ix - x0, fy = iy - y0;
+                const float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+                for (int c = 0; c < 3; ++c)
+                    row[c * plane + x] =
+                        at(x0, y0, c) * w00 + at(x1, y0, c) * w01 + at(x0, y1, c) * w10 + at(x1, y1, c) * w11;
             }
-            const float ix = source_index(static_cast<float>(gx), w), iy = source_index(static_cast<float>(gy), h);
-            const int x0 = static_cast<int>(std::floor(ix)), y0 = static_cast<int>(std::floor(iy));
-            const int x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);  // weight 0 past the edge
-            const float fx = ix - x0, fy = iy - y0;
-            const float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
-            for (int c = 0; c < 3; ++c)
-                store(c, y, x, at(x0, y0, c) * w00 + at(x1, y0, c) * w01 + at(x0, y1, c) * w10 + at(x1, y1, c) * w11);
         }
+    }
+    // Then, plane by plane, lighting and (v - mean) / std.
+    const Lighting light(p);
+    for (int c = 0; c < 3; ++c) {
+        float* v = chw + c * plane;
+        const float scale = 1 / std_dev[c], shift = mean[c] / std_dev[c];
+        if (light.on)
+            for (int64_t i = 0; i < plane; ++i) v[i] = light(v[i]) * scale - shift;
+        else
+            for (int64_t i = 0; i < plane; ++i) v[i] = v[i] * scale - shift;
     }
 }
 
@@ -214,9 +227,7 @@ void augment_one(int h, int w, const AugParams& p, const Source& at, const Out& 
 void augment_image(const uint8_t* rgb, int64_t row_bytes, int h, int w, const AugParams& p,
                    const std::array<float, 3>& mean, const std::array<float, 3>& std_dev, float* chw) {
     const auto at = [&](int x, int y, int c) { return rgb[y * row_bytes + x * 3 + c] * (1.0f / 255.0f); };
-    const int64_t plane = static_cast<int64_t>(h) * w;
-    const auto out = [&](int c, int y, int x, float v) { chw[c * plane + static_cast<int64_t>(y) * w + x] = v; };
-    augment_one(h, w, p, at, out, mean, std_dev);
+    augment_one(h, w, p, at, chw, mean, std_dev);
 }
 
 torch::Tensor augment_batch(const torch::Tensor& images, const std::vector<AugParams>& params) {
@@ -230,8 +241,7 @@ torch::Tensor augment_batch(const torch::Tensor& images, const std::vector<AugPa
         const float* in = src.data_ptr<float>() + i * 3 * plane;
         float* o = result.data_ptr<float>() + i * 3 * plane;
         const auto at = [&](int x, int y, int c) { return in[c * plane + y * w + x]; };
-        const auto out = [&](int c, int y, int x, float v) { o[c * plane + y * w + x] = v; };
-        augment_one(static_cast<int>(h), static_cast<int>(w), params[static_cast<size_t>(i)], at, out, {0, 0, 0},
+        augment_one(static_cast<int>(h), static_cast<int>(w), params[static_cast<size_t>(i)], at, o, {0, 0, 0},
                     {1, 1, 1});
     }
     return result;
