@@ -42,23 +42,7 @@ work=$(realpath "$work")
 
 # 2 labels x 6 generated 224 px images, then one ResNet-18 per size.
 if [ ! -d "$work/data" ]; then
-  "$python" - "$work/data.tmp" <<'PY'
-import os, random, sys
-from PIL import Image, ImageDraw
-root = sys.argv[1]
-rng = random.Random(1)
-for label in ("circle", "square"):
-    os.makedirs(os.path.join(root, label), exist_ok=True)
-    for i in range(6):
-        bg = tuple(rng.randrange(0, 120) for _ in range(3))
-        fg = tuple(rng.randrange(130, 256) for _ in range(3))
-        im = Image.new("RGB", (224, 224), bg)
-        d = ImageDraw.Draw(im)
-        r = rng.randrange(40, 80)
-        cx, cy = rng.randrange(r + 5, 219 - r), rng.randrange(r + 5, 219 - r)
-        (d.ellipse if label == "circle" else d.rectangle)([cx - r, cy - r, cx + r, cy + r], fill=fg)
-        im.save(os.path.join(root, label, f"{label}_{i:02d}.png"))
-PY
+  "$python" "$root/bench/make_shapes.py" "$work/data.tmp"
   mv "$work/data.tmp" "$work/data"
 fi
 for size in $sizes; do

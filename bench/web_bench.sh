@@ -36,23 +36,7 @@ work=$(realpath "$work")
 # A ResNet-18-shaped 224 px model (see above).
 if [ ! -f "$work/model.onnx" ]; then
   rm -rf "$work/data" "$work/run"
-  "$python" - "$work/data" <<'PY'
-import os, random, sys
-from PIL import Image, ImageDraw
-root = sys.argv[1]
-rng = random.Random(1)
-for label in ("circle", "square"):
-    os.makedirs(os.path.join(root, label), exist_ok=True)
-    for i in range(6):
-        bg = tuple(rng.randrange(0, 120) for _ in range(3))
-        fg = tuple(rng.randrange(130, 256) for _ in range(3))
-        im = Image.new("RGB", (224, 224), bg)
-        d = ImageDraw.Draw(im)
-        r = rng.randrange(40, 80)
-        cx, cy = rng.randrange(r + 5, 219 - r), rng.randrange(r + 5, 219 - r)
-        (d.ellipse if label == "circle" else d.rectangle)([cx - r, cy - r, cx + r, cy + r], fill=fg)
-        im.save(os.path.join(root, label, f"{label}_{i:02d}.png"))
-PY
+  "$python" "$root/bench/make_shapes.py" "$work/data"
   echo "== train (ResNet-18, 224 px, 1 epoch on 8 images: timing only, not accuracy)"
   "$ursa" train "$work/data" --arch resnet18 --size 224 --epochs 1 --bs 4 --valid-pct 0.25 --seed 1 --no-aug \
     --out "$work/run" | tail -n 2
