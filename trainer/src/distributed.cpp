@@ -75,6 +75,28 @@ Result<DistConfig> dist_config(int rank_flag, int world_flag, const std::string&
 struct ProcessGroup::State {
     c10::intrusive_ptr<c10d::TCPStore> store;
     c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+    // Gradient buckets of the step in progress.
+    struct Bucket {
+        std::vector<size_t> params;   // indices into `params`
+        std::vector<int64_t> offsets; // where each one's gradient sits in `flat`
+        torch::Tensor flat;
+        size_t pending = 0;           // gradients not arrived yet
+        c10::intrusive_ptr<c10d::Work> work;
+    };
+    std::vector<torch::Tensor> params;
+    std::vector<Bucket> buckets;
+    std::vector<std::pair<int, size_t>> where;  // param -> (bucket or -1, slot)
+    std::vector<bool> arrived;
+    size_t launched = 0;  // buckets [0, launched) have their all-reduce under way
+    bool active = false;
+
+    void launch_ready() {  // in bucket order, so every rank issues the same sequence
+        while (launched < buckets.size() && buckets[launched].pending == 0) {
+            std::vector<torch::Tensor> one{buckets[launched].flat};
+            buckets[launched].work = pg->allreduce(one);
+            ++launched;
+        }
+    }
 };
 
 ProcessGroup::~ProcessGroup() = default;
@@ -122,39 +144,67 @@ void ProcessGroup::broadcast(torch::Tensor& t) {
     s_->pg->broadcast(v)->wait();
 }
 
-void ProcessGroup::average_gradients(const std::vector<torch::Tensor>& params) {
+void ProcessGroup::watch_gradients(const std::vector<torch::Tensor>& params) {
+    State& st = *s_;
+    st.params = params;
+    st.where.assign(params.size(), {-1, 0});
+    st.arrived.assign(params.size(), false);
+    for (size_t i = 0; i < params.size(); ++i)
+        params[i].register_hook([&st, i](const torch::Tensor& grad) {
+            if (!st.active || st.where[i].first < 0 || st.arrived[i]) return;
+            State::Bucket& b = st.buckets[static_cast<size_t>(st.where[i].first)];
+            b.flat.narrow(0, b.offsets[st.where[i].second], grad.numel()).copy_(grad.reshape({-1}));
+            st.arrived[i] = true;
+            --b.pending;
+            st.launch_ready();
+        });
+}
+
+void ProcessGroup::begin_gradients() {
     constexpr int64_t kBucketBytes = 25 << 20;  // DDP's default bucket_cap_mb
-    std::vector<std::vector<torch::Tensor>> buckets(1);
+    State& st = *s_;
+    st.buckets.clear();
+    st.where.assign(st.params.size(), {-1, 0});
+    st.arrived.assign(st.params.size(), false);
     int64_t bytes = 0;
-    for (const auto& p : params) {
-        const torch::Tensor& g = p.grad();
-        if (!g.defined()) continue;
-        if (bytes > 0 && bytes + g.nbytes() > kBucketBytes) buckets.emplace_back(), bytes = 0;
-        buckets.back().push_back(g);
-        bytes += static_cast<int64_t>(g.nbytes());
+    for (size_t k = st.params.size(); k-- > 0;) {  // the backward pass reaches the last layers first
+        const torch::Tensor& p = st.params[k];
+        if (!p.requires_grad()) continue;
+        const int64_t n = p.numel(), nbytes = n * static_cast<int64_t>(p.element_size());
+        if (st.buckets.empty() || (bytes > 0 && bytes + nbytes > kBucketBytes)) st.buckets.emplace_back(), bytes = 0;
+        State::Bucket& b = st.buckets.back();
+        const int64_t offset = b.offsets.empty() ? 0 : b.offsets.back() + st.params[b.params.back()].numel();
+        st.where[k] = {static_cast<int>(st.buckets.size() - 1), b.params.size()};
+        b.params.push_back(k);
+        b.offsets.push_back(offset);
+        bytes += nbytes;
     }
-    std::vector<torch::Tensor> flat;
-    std::vector<c10::intrusive_ptr<c10d::Work>> works;
-    for (auto& b : buckets) {
-        if (b.empty()) continue;
-        std::vector<torch::Tensor> pieces;
-        for (const auto& g : b) pieces.push_back(g.reshape({-1}));
-        flat.push_back(torch::cat(pieces));
-        std::vector<torch::Tensor> one{flat.back()};
-        works.push_back(s_->pg->allreduce(one));  // all buckets in flight at once
+    for (auto& b : st.buckets) {
+        const int64_t total = b.offsets.back() + st.params[b.params.back()].numel();
+        b.flat = torch::zeros({total}, st.params[b.params.front()].options().requires_grad(false));
+        b.pending = b.params.size();
     }
-    size_t k = 0;
-    for (auto& b : buckets) {
-        if (b.empty()) continue;
-        works[k]->wait();
-        torch::Tensor sum = flat[k++].div_(world_);
-        int64_t offset = 0;
-        for (auto& g : b) {
-            const int64_t n = g.numel();
-            g.copy_(sum.narrow(0, offset, n).view_as(g));
-            offset += n;
+    st.launched = 0;
+    st.active = true;
+}
+
+void ProcessGroup::finish_gradients() {
+    State& st = *s_;
+    st.active = false;
+    for (auto& b : st.buckets) b.pending = 0;  // gradients that never came count as zeros
+    st.launch_ready();
+    torch::NoGradGuard no_grad;
+    for (auto& b : st.buckets) {
+        b.work->wait();
+        b.flat.div_(world_);
+        for (size_t j = 0; j < b.params.size(); ++j) {
+            torch::Tensor p = st.params[b.params[j]];
+            const torch::Tensor mean = b.flat.narrow(0, b.offsets[j], p.numel()).view(p.sizes());
+            if (p.grad().defined()) p.mutable_grad().copy_(mean);
+            else p.mutable_grad() = mean.clone().contiguous(p.suggest_memory_format());
         }
     }
+    st.buckets.clear();
 }
 
 namespace {

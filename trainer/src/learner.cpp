@@ -221,9 +221,10 @@ double Learner::step(const Batch& b, const std::vector<double>& lrs, double mom)
     if (options.bf16) at::autocast::clear_cache();
     torch::Tensor loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), b.labels.to(device));
     opt.zero_grad();
+    if (group) group->begin_gradients();
     loss.backward();
     if (group) {
-        group->average_gradients(model->parameters());
+        group->finish_gradients();
         torch::Tensor mean = loss.detach().to(torch::kCPU, torch::kDouble).reshape({1});
         group->allreduce_sum(mean);
         opt.step();
@@ -787,9 +788,12 @@ Result<bool> Learner::set_group(ProcessGroup* g) {
         return make_error(std::to_string(n) + " training images cannot be shared by " + std::to_string(g->world()) +
                           " ranks");
     bs_ = std::max<int64_t>(1, std::min<int64_t>(options.batch_size, n / g->world()));
-    torch::NoGradGuard no_grad;  // every rank starts from rank 0's weights
-    for (auto& t : model->parameters()) g->broadcast(t);
-    for (auto& t : model->buffers()) g->broadcast(t);
+    {
+        torch::NoGradGuard no_grad;  // every rank starts from rank 0's weights
+        for (auto& t : model->parameters()) g->broadcast(t);
+        for (auto& t : model->buffers()) g->broadcast(t);
+    }
+    g->watch_gradients(model->parameters());
     return true;
 }
 

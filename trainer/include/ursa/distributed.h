@@ -40,9 +40,15 @@ class ProcessGroup : public Collective {
     void allreduce_sum(torch::Tensor& t) override;
     // Every rank gets rank 0's values of `t` (in place).
     void broadcast(torch::Tensor& t);
-    // Sums the gradients over the ranks and divides by the world size, in buckets
-    // of about 25 MB whose all-reduces run together (DDP's averaging).
-    void average_gradients(const std::vector<torch::Tensor>& params);
+    // DDP's gradient averaging, overlapped with the backward pass: watch_gradients
+    // hooks every parameter once; begin_gradients (before each backward) plans buckets
+    // of about 25 MB over the parameters that now require a gradient, last layers
+    // first; as the backward pass completes a bucket its all-reduce starts (in bucket
+    // order on every rank); finish_gradients (after backward) starts what is left,
+    // waits, and leaves each gradient the mean over the ranks.
+    void watch_gradients(const std::vector<torch::Tensor>& params);
+    void begin_gradients();
+    void finish_gradients();
 
   private:
     struct State;
