@@ -395,8 +395,7 @@ int dedupe_dataset(const DedupeOptions& o) {
         return 2;
     }
     const std::vector<std::string>& files = *found;
-    const int threads =
-        o.threads > 0 ? o.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    const int threads = thread_count(o.threads);
 
     const std::vector<DedupeRecord> records = scan(o.data, files, o, threads);
     const std::vector<DedupeGroup> groups = group_duplicates(records, o.threshold, o.exact_only, threads);

@@ -184,7 +184,7 @@ Result<Interpretation> interpret_run(const InterpretOptions& io) {
                           " vs " + std::to_string(config->labels.size()) + "): was it trained on another folder?");
     auto model = load_run_model(io.run, *config);
     if (!model) return model.error();
-    const int threads = io.threads > 0 ? io.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int threads = thread_count(io.threads);
     torch::set_num_threads(threads);
 
     Interpretation r;

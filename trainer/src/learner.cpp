@@ -160,7 +160,7 @@ Learner::Learner(Classifier m, const TrainOptions& o, Prepared train, Prepared v
       valid_data(std::move(valid)) {
     const int64_t n = static_cast<int64_t>(train_data.images.size());
     bs_ = std::max<int64_t>(1, std::min<int64_t>(o.batch_size, n));
-    loader_threads_ = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    loader_threads_ = thread_count(o.threads);
 }
 
 int64_t Learner::batches_per_epoch() const {
@@ -516,7 +516,7 @@ struct Setup {
 
 // `with_valid`: lr-find never validates, so it does not decode the validation set.
 int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir, bool with_valid = true) {
-    const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int threads = thread_count(o.threads);
     torch::set_num_threads(threads);
     torch::manual_seed(o.seed);
     const auto& archs = known_archs();

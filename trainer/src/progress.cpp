@@ -68,6 +68,10 @@ void ProgressBar::draw(bool force) {
     std::fflush(stderr);
 }
 
+int thread_count(int requested) {
+    return requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 void parallel_for_with_progress(size_t n, int threads, const std::string& title,
                                 const std::function<void(size_t)>& work) {
     std::atomic<size_t> next{0}, done{0};

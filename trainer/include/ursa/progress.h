@@ -36,6 +36,9 @@ void show_progress_bars(bool shown);
 // "mm:ss" as fastai's table prints times.
 std::string format_duration(double seconds);
 
+// `requested` threads, or every core when it is 0 (the --threads convention).
+int thread_count(int requested);
+
 // Calls work(i) for i in [0, n) on `threads` threads (the caller's among them), each
 // index once, with a progress bar titled `title`. work must be safe to run
 // concurrently for different i.
