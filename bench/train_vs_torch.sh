@@ -2,14 +2,15 @@
 # Benchmark: training throughput of `ursa train` vs PyTorch from Python (the peer
 # ../shared/peers/torch_train_bench.py: torchvision resnet18, ImageFolder, DataLoader
 # with 2 workers, AdamW), side by side in one run, on the same Fashion-MNIST PNG folder.
-# usage: bench/train_vs_torch.sh [DATA_DIR] [SIZE]
+# usage: bench/train_vs_torch.sh [DATA_DIR] [SIZE]   (environment: STEPS, default 30; AMP_STEPS)
 #   DATA_DIR: <label>/*.png folders (default: demo-out/fashion-mnist/train, from tools/demo.sh
-#   or `ursa import-mnist --out demo-out/fashion-mnist`); SIZE default 64.
+#   or `ursa import-mnist --out demo-out/fashion-mnist`); SIZE default 128 (issue 5's setting).
+# Each program's peak RSS is measured with /usr/bin/time.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 data="${1:-$root/demo-out/fashion-mnist/train}"
-size="${2:-64}"
-steps=60
+size="${2:-128}"
+steps="${STEPS:-30}"
 bs=64
 peer="$root/../shared/peers/torch_train_bench.py"
 [ -f "$peer" ] || peer="${URSA_PEERS:-/work/shared/peers}/torch_train_bench.py"
@@ -26,12 +27,16 @@ for d in "$data"/*/; do
   files=("$d"*.png)
   for f in "${files[@]:0:2}"; do ln -sf "$f" "$work/ds/valid/$label/"; done
 done
+rss() { /usr/bin/time -f "peak RSS %M KiB" -o "$work/rss" "$@"; cat "$work/rss"; }
 echo "== ursa train (fp32, channels-last), size $size, bs $bs, $steps steps"
-"$ursa" train "$work/ds" --arch resnet18 --size "$size" --resize-method squish --epochs 1 --bs "$bs" \
-  --limit-train $(((steps + 1) * bs)) --out "$work/run" 2>/dev/null | grep "images/s"
-# (--amp, bf16 autocast, is left out: with Debian's torch 1.13 it runs at a fraction of
-# fp32's speed on this CPU, see BENCHMARKS.md.)
-for flags in "" "--cl"; do
-  echo "== PyTorch $flags"
-  /usr/bin/python3 "$peer" "$data" --size "$size" --steps "$steps" --bs "$bs" $flags
+rss "$ursa" train "$work/ds" --arch resnet18 --size "$size" --resize-method squish --epochs 1 --bs "$bs" \
+  --limit-train $(((steps + 1) * bs)) --out "$work/run" 2>/dev/null | grep -E "images/s|peak RSS"
+# The peer's settings: fp32 NCHW, channels-last, and its best on CPUs with AMX/AVX512-bf16,
+# bf16 autocast + channels-last (--amp --cl; slow where bf16 is emulated).
+# AMP_STEPS (default 10) shortens the bf16 run, which is several times slower on CPUs
+# without native bf16.
+for flags in "" "--cl" "--amp --cl"; do
+  n=$steps; [ "$flags" = "--amp --cl" ] && n="${AMP_STEPS:-10}"
+  echo "== PyTorch $flags ($n steps)"
+  rss /usr/bin/python3 "$peer" "$data" --size "$size" --steps "$n" --bs "$bs" $flags
 done

@@ -302,3 +302,54 @@ TEST_CASE("parameter names follow torchvision") {
     CHECK(params["head.4.weight"].sizes() == torch::IntArrayRef({512, 1024}));
     CHECK_FALSE(make_classifier("vgg16", 3).ok());
 }
+
+TEST_CASE("--arch small: a full-resolution 3x3 stem, no max-pool, widths 32-256 with one block each") {
+    Classifier m = make_classifier("small", 10).value();
+    auto params = m->named_parameters();
+    CHECK(params["body.conv1.weight"].sizes() == torch::IntArrayRef({32, 3, 3, 3}));
+    CHECK_FALSE(m->body->maxpool);
+    for (const char* name : {"body.layer1.0.conv1.weight", "body.layer1.0.downsample.0.weight",
+                             "body.layer4.0.conv2.weight", "head.4.weight", "head.8.weight"})
+        CHECK_MESSAGE(params.contains(name), name);
+    CHECK_FALSE(params.contains("body.layer1.1.conv1.weight"));  // one block per layer
+    CHECK(params["body.layer4.0.conv2.weight"].sizes() == torch::IntArrayRef({256, 256, 3, 3}));
+    CHECK(params["head.4.weight"].sizes() == torch::IntArrayRef({512, 512}));
+    // 28 px: the stem keeps 28x28, layer1 makes 14, then 7, 4, 2.
+    m->eval();
+    torch::NoGradGuard g;
+    torch::Tensor x = torch::randn({2, 3, 28, 28});
+    torch::Tensor stem = torch::relu(m->body->bn1(m->body->conv1(x)));
+    CHECK(stem.sizes() == torch::IntArrayRef({2, 32, 28, 28}));
+    CHECK(m->body->forward(x).sizes() == torch::IntArrayRef({2, 256, 2, 2}));
+    // resnet18 keeps torchvision's stem and max-pool.
+    Classifier r = make_classifier("resnet18", 10).value();
+    CHECK(r->body->maxpool);
+    CHECK(r->named_parameters()["body.conv1.weight"].sizes() == torch::IntArrayRef({64, 3, 7, 7}));
+}
+
+TEST_CASE("FastLinear (the head's linears) gives nn::Linear's outputs and gradients") {
+    torch::manual_seed(5);
+    for (int64_t batch : {1, 2, 64}) {
+        CAPTURE(batch);
+        FastLinear fast(torch::nn::LinearOptions(96, 40).bias(false));
+        torch::nn::Linear plain(torch::nn::LinearOptions(96, 40).bias(false));
+        {
+            torch::NoGradGuard g;
+            plain->weight.copy_(fast->weight);
+        }
+        torch::Tensor x = torch::randn({batch, 96});
+        torch::Tensor xf = x.clone().requires_grad_(), xp = x.clone().requires_grad_();
+        torch::Tensor yf = fast(xf), yp = plain(xp);
+        REQUIRE(yf.sizes() == yp.sizes());
+        CHECK(torch::allclose(yf, yp, 1e-5, 1e-5));
+        torch::Tensor up = torch::randn_like(yp);
+        (yf * up).sum().backward();
+        (yp * up).sum().backward();
+        CHECK(torch::allclose(fast->weight.grad(), plain->weight.grad(), 1e-4, 1e-4));
+        CHECK(torch::allclose(xf.grad(), xp.grad(), 1e-5, 1e-5));
+    }
+    // The head's linears are FastLinear, and still nn::Linear to the exporter.
+    Classifier m = make_classifier("small", 3).value();
+    CHECK(m->head->ptr(4)->as<FastLinearImpl>() != nullptr);
+    CHECK(m->head->ptr(8)->as<torch::nn::LinearImpl>() != nullptr);
+}

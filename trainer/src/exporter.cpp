@@ -163,11 +163,13 @@ Result<std::string> export_onnx(Classifier& model, const RunConfig& config, Onnx
 
     auto& body = *model->body;
     std::string x = relu(gb, conv_bn(gb, "body.conv1", kOnnxInputName, body.conv1, body.bn1));
-    auto* pool = gb.node("MaxPool", {x});
-    GraphBuilder::ints(pool, "kernel_shape", {3, 3});
-    GraphBuilder::ints(pool, "strides", {2, 2});
-    GraphBuilder::ints(pool, "pads", {1, 1, 1, 1});
-    x = pool->output(0);
+    if (body.maxpool) {
+        auto* pool = gb.node("MaxPool", {x});
+        GraphBuilder::ints(pool, "kernel_shape", {3, 3});
+        GraphBuilder::ints(pool, "strides", {2, 2});
+        GraphBuilder::ints(pool, "pads", {1, 1, 1, 1});
+        x = pool->output(0);
+    }
     const std::pair<const char*, torch::nn::Sequential*> layers[] = {
         {"layer1", &body.layer1}, {"layer2", &body.layer2}, {"layer3", &body.layer3}, {"layer4", &body.layer4}};
     for (const auto& [lname, layer] : layers)

@@ -3,6 +3,8 @@
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
+#include <malloc.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -797,7 +799,24 @@ Result<bool> Learner::set_group(ProcessGroup* g) {
     return true;
 }
 
+namespace {
+
+// Keeps freed memory for reuse instead of handing it back to the kernel. A training
+// step frees and allocates the same activation-sized blocks every batch; by default
+// glibc returns large blocks (mmap) and trims the heap's top, so each step paid for
+// fresh zero-filled pages: 10 % of `--arch small`'s time at 28 px was page faults in
+// the kernel, and this makes it about 18 % faster (616 → 730 images/s at --bs 256).
+void keep_freed_memory() {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest: blocks below it come from the heap
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);   // and the heap is not trimmed until 1 GiB is free
+#endif
+}
+
+}  // namespace
+
 int train(const TrainOptions& given) {
+    keep_freed_memory();
     auto dc = dist_config(given.rank, given.world_size, given.master, given.dist_timeout);
     if (!dc) {
         std::fprintf(stderr, "error: %s\n", dc.error().message.c_str());
@@ -851,6 +870,7 @@ std::string lr_find_svg(const LrFindResult& r) {
 }  // namespace
 
 int lr_find_command(const TrainOptions& o, const LrFindOptions& f) {
+    keep_freed_memory();
     if (!(f.start_lr > 0 && f.end_lr > f.start_lr) || f.num_it < 2) {
         std::fprintf(stderr, "error: lr-find needs 0 < --start-lr < --end-lr and --num-it >= 2\n");
         return 2;

@@ -70,24 +70,49 @@ torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
     return torch::relu(out + identity);
 }
 
-ResNetBodyImpl::ResNetBodyImpl(const std::vector<int>& blocks, bool small) : small_stem(small) {
-    conv1 = register_module("conv1", small ? conv(3, 64, 3, 1, 1) : conv(3, 64, 7, 2, 3));
-    bn1 = register_module("bn1", nn::BatchNorm2d(64));
-    maxpool = register_module("maxpool", nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1)));
-    int64_t inplanes = 64;
-    layer1 = register_module("layer1", make_layer(inplanes, 64, blocks[0], 1));
-    layer2 = register_module("layer2", make_layer(inplanes, 128, blocks[1], 2));
-    layer3 = register_module("layer3", make_layer(inplanes, 256, blocks[2], 2));
-    layer4 = register_module("layer4", make_layer(inplanes, 512, blocks[3], 2));
+BodySpec body_spec(const std::string& arch) {
+    BodySpec spec;
+    if (arch == "resnet34") spec.blocks = {3, 4, 6, 3};
+    if (arch == "small") {
+        spec.stem_width = 32;
+        spec.stem_kernel = 3;
+        spec.stem_stride = 1;
+        spec.maxpool = false;
+        spec.widths = {32, 64, 128, 256};
+        spec.blocks = {1, 1, 1, 1};
+        spec.strides = {2, 2, 2, 2};
+    }
+    return spec;
+}
+
+ResNetBodyImpl::ResNetBodyImpl(const BodySpec& s) : spec(s) {
+    conv1 = register_module("conv1", conv(3, s.stem_width, s.stem_kernel, s.stem_stride, s.stem_kernel / 2));
+    bn1 = register_module("bn1", nn::BatchNorm2d(s.stem_width));
+    if (s.maxpool) maxpool = register_module("maxpool", nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1)));
+    int64_t inplanes = s.stem_width;
+    nn::Sequential* layers[] = {&layer1, &layer2, &layer3, &layer4};
+    for (size_t i = 0; i < 4; ++i)
+        *layers[i] = register_module("layer" + std::to_string(i + 1),
+                                     make_layer(inplanes, s.widths[i], s.blocks[i], s.strides[i]));
+    features = s.widths[3];
     init_body(*this);
 }
 
 torch::Tensor ResNetBodyImpl::forward(torch::Tensor x) {
-    x = maxpool(torch::relu(batch_norm(*bn1, conv1(x))));
+    x = torch::relu(batch_norm(*bn1, conv1(x)));
+    if (maxpool) x = maxpool(x);
     x = layer1->forward(x);
     x = layer2->forward(x);
     x = layer3->forward(x);
     return layer4->forward(x);
+}
+
+torch::Tensor FastLinearImpl::forward(const torch::Tensor& x) {
+    if (x.dim() != 2 || !x.device().is_cpu() || x.scalar_type() != torch::kFloat32 || x.size(0) < 2)
+        return torch::nn::LinearImpl::forward(x);
+    const torch::Tensor w = weight.view({weight.size(0), weight.size(1), 1, 1});
+    return torch::conv2d(x.view({x.size(0), x.size(1), 1, 1}), w, bias.defined() ? bias : torch::Tensor())
+        .view({x.size(0), weight.size(0)});
 }
 
 torch::Tensor ConcatPoolImpl::forward(torch::Tensor x) {
@@ -95,14 +120,13 @@ torch::Tensor ConcatPoolImpl::forward(torch::Tensor x) {
 }
 
 ClassifierImpl::ClassifierImpl(const std::string& arch_name, int64_t classes) : arch(arch_name) {
-    const std::vector<int> blocks = arch == "resnet34" ? std::vector<int>{3, 4, 6, 3} : std::vector<int>{2, 2, 2, 2};
-    body = register_module("body", ResNetBody(blocks, arch == "small"));
+    body = register_module("body", ResNetBody(body_spec(arch)));
     const int64_t f = body->features;
     head = register_module(
         "head", nn::Sequential(ConcatPool(), nn::Flatten(), nn::BatchNorm1d(2 * f), nn::Dropout(0.25),
-                               nn::Linear(nn::LinearOptions(2 * f, 512).bias(false)), nn::Functional(torch::relu),
+                               FastLinear(nn::LinearOptions(2 * f, 512).bias(false)), nn::Functional(torch::relu),
                                nn::BatchNorm1d(512), nn::Dropout(0.5),
-                               nn::Linear(nn::LinearOptions(512, classes).bias(false))));
+                               FastLinear(nn::LinearOptions(512, classes).bias(false))));
     init_head(head);
 }
 
@@ -158,7 +182,7 @@ Result<bool> load_pretrained(Classifier& model, const std::string& path) {
     auto loaded = load_into(*model->body, body, path);
     if (!loaded) {
         std::string hint;
-        if (model->arch == "small") hint = " (--arch small has a 3x3 stride-1 stem; ImageNet weights are for resnet18/34)";
+        if (model->arch == "small") hint = " (--arch small is a narrower ResNet with a 3x3 stride-1 stem; ImageNet weights are for resnet18/34)";
         return make_error(loaded.error().message + hint);
     }
     return true;
