@@ -1,6 +1,7 @@
 // The engine: plans an ONNX graph once at load (operators checked, names resolved to
 // slots, lifetimes computed) and runs the plan.
 #include <map>
+#include <mutex>
 #include <new>
 #include <unordered_map>
 
@@ -25,7 +26,7 @@ std::string shape_str(const std::vector<int64_t>& shape) {
     return s + "]";
 }
 
-Status alloc(Tensor& t, std::vector<int64_t> shape) {
+Status alloc(Tensor& t, std::vector<int64_t> shape, bool zero) {
     int64_t n = 1;
     for (int64_t d : shape) {
         if (d < 0) return make_error("negative dimension in shape " + shape_str(shape));
@@ -34,7 +35,10 @@ Status alloc(Tensor& t, std::vector<int64_t> shape) {
         n *= d;
     }
     t.shape = std::move(shape);
-    t.data.assign(size_t(n), 0.f);
+    if (zero)
+        t.data.assign(size_t(n), 0.f);
+    else
+        t.data.resize(size_t(n));
     return ok();
 }
 
@@ -200,7 +204,7 @@ class GraphEngine final : public Engine {
     };
     struct Step {
         std::unique_ptr<Op> op;
-        std::string label;
+        std::string op_type, label;
         std::vector<int> in, out;  // slots, -1 when absent
         std::vector<int> release;  // slots no longer needed after this step
     };
@@ -209,6 +213,8 @@ class GraphEngine final : public Engine {
     Status add_node(const onnx::Node& node, int64_t opset);
     int new_slot(const std::string& name) { return slots_[name] = int(nslots_++); }
     Status check_input(size_t k, const Tensor& t) const;
+    void fuse_relus();
+    Status prepare_ops();
     Result<std::vector<Tensor>> execute(const std::vector<const Tensor*>& inputs);
     Result<std::vector<Tensor>> guarded(const std::vector<const Tensor*>& inputs);
 
@@ -221,6 +227,17 @@ class GraphEngine final : public Engine {
     std::vector<int> output_slots_;
     std::vector<Step> steps_;
     std::string empty_;
+
+    // Run-time buffers, kept between runs (one run at a time): each slot's tensor, the
+    // size its value had in the last run, and the buffers of released values, handed
+    // to later outputs of at most their capacity (best fit). Memory stays bounded by
+    // about the plan's peak of simultaneously live values.
+    std::mutex run_mutex_;
+    std::vector<Tensor> work_;
+    std::vector<size_t> last_size_;
+    std::vector<std::vector<float>> pool_;
+    void seat(Tensor& t, size_t size);
+    void release(Tensor& t);
 };
 
 Status GraphEngine::add_node(const onnx::Node& node, int64_t opset) {
@@ -253,7 +270,7 @@ Status GraphEngine::add_node(const onnx::Node& node, int64_t opset) {
     Status s = attrs.status();
     if (!s) return fail(s.error().message);
 
-    Step step{std::move(*op), label, {}, {}, {}};
+    Step step{std::move(*op), node.op_type, label, {}, {}, {}};
     for (const auto& name : node.inputs) {
         if (name.empty()) {
             if (int(step.in.size()) < def->min_inputs)
@@ -317,6 +334,9 @@ Status GraphEngine::plan(onnx::Model& model, int64_t opset) {
         output_names_.push_back(vi.name);
         output_slots_.push_back(it->second);
     }
+    fuse_relus();
+    Status prepared = prepare_ops();
+    if (!prepared) return prepared;
     // Lifetimes: a node output is released after its last reader, unless it is a graph output.
     std::vector<int> last(nslots_, -1);
     for (size_t k = 0; k < steps_.size(); ++k) {
@@ -330,6 +350,80 @@ Status GraphEngine::plan(onnx::Model& model, int64_t opset) {
         for (int s : steps_[k].out)
             if (s >= 0 && last[size_t(s)] >= 0) steps_[size_t(last[size_t(s)])].release.push_back(s);
     return ok();
+}
+
+// A Relu whose input is the first output of a node that can apply it itself (Conv) and
+// that nothing else reads is dropped; its output becomes another name for that value.
+void GraphEngine::fuse_relus() {
+    std::vector<int> readers(nslots_, 0), producer(nslots_, -1), rename(nslots_);
+    for (size_t s = 0; s < nslots_; ++s) rename[s] = int(s);
+    for (size_t k = 0; k < steps_.size(); ++k) {
+        for (int s : steps_[k].in)
+            if (s >= 0) ++readers[size_t(s)];
+        if (!steps_[k].out.empty() && steps_[k].out[0] >= 0) producer[size_t(steps_[k].out[0])] = int(k);
+    }
+    for (int s : output_slots_) ++readers[size_t(s)];
+    std::vector<Step> kept;
+    std::vector<size_t> kept_at(steps_.size());  // step k's index in `kept`
+    for (size_t k = 0; k < steps_.size(); ++k) {
+        Step& step = steps_[k];
+        for (int& s : step.in)
+            if (s >= 0) s = rename[size_t(s)];
+        if (step.op_type == "Relu" && step.in.size() == 1 && step.in[0] >= 0 && step.out.size() == 1 &&
+            step.out[0] >= 0) {
+            const int s = step.in[0], j = producer[size_t(s)];
+            if (j >= 0 && readers[size_t(s)] == 1 && kept[kept_at[size_t(j)]].op->fuse_relu()) {
+                rename[size_t(step.out[0])] = s;
+                continue;
+            }
+        }
+        kept_at[k] = kept.size();
+        kept.push_back(std::move(step));
+    }
+    steps_ = std::move(kept);
+    for (int& s : output_slots_) s = rename[size_t(s)];
+    for (auto& [name, s] : slots_) s = rename[size_t(s)];
+}
+
+Status GraphEngine::prepare_ops() {
+    std::vector<Tensor*> const_of(nslots_, nullptr);
+    for (size_t k = 0; k < consts_.size(); ++k) const_of[size_t(const_slots_[k])] = &consts_[k];
+    std::vector<int> readers(nslots_, 0);
+    for (const Step& step : steps_)
+        for (int s : step.in)
+            if (s >= 0) ++readers[size_t(s)];
+    for (int s : output_slots_) ++readers[size_t(s)];
+    std::vector<const Tensor*> constants;
+    for (Step& step : steps_) {
+        constants.clear();
+        for (int s : step.in) constants.push_back(s >= 0 ? const_of[size_t(s)] : nullptr);
+        Status s = step.op->prepare(constants);
+        if (!s) return make_error(step.label + ": " + s.error().message);
+        for (size_t k = 0; k < step.in.size(); ++k) {
+            const int slot = step.in[k];
+            if (constants[k] && readers[size_t(slot)] == 1 && step.op->keeps_copy_of(k))
+                std::vector<float>().swap(const_of[size_t(slot)]->data);  // the shape stays
+        }
+    }
+    return ok();
+}
+
+void GraphEngine::seat(Tensor& t, size_t size) {
+    if (size == 0 || t.data.capacity() >= size) return;
+    size_t best = pool_.size();
+    for (size_t k = 0; k < pool_.size(); ++k)
+        if (pool_[k].capacity() >= size && (best == pool_.size() || pool_[k].capacity() < pool_[best].capacity()))
+            best = k;
+    if (best == pool_.size()) return;  // nothing fits: the op allocates (and the pool grows by it later)
+    release(t);
+    t.data = std::move(pool_[best]);
+    pool_[best] = std::move(pool_.back());
+    pool_.pop_back();
+}
+
+void GraphEngine::release(Tensor& t) {
+    if (t.data.capacity()) pool_.push_back(std::move(t.data));
+    t = Tensor{};
 }
 
 Result<std::shared_ptr<Engine>> GraphEngine::build(onnx::Model& model) {
@@ -375,7 +469,11 @@ Result<std::vector<Tensor>> GraphEngine::execute(const std::vector<const Tensor*
         Status s = check_input(k, *inputs[k]);
         if (!s) return s.error();
     }
-    std::vector<Tensor> owned(nslots_);
+    std::lock_guard<std::mutex> lock(run_mutex_);
+    std::vector<Tensor>& owned = work_;
+    owned.resize(nslots_);
+    last_size_.resize(nslots_, 0);
+    for (Tensor& t : owned) release(t);  // left over from a run that failed
     std::vector<const Tensor*> value(nslots_, nullptr);
     for (size_t k = 0; k < consts_.size(); ++k) value[size_t(const_slots_[k])] = &consts_[k];
     for (size_t k = 0; k < inputs.size(); ++k) value[size_t(inputs_[k].slot)] = inputs[k];
@@ -385,15 +483,22 @@ Result<std::vector<Tensor>> GraphEngine::execute(const std::vector<const Tensor*
         in.clear();
         out.clear();
         for (int s : step.in) in.push_back(s >= 0 ? value[size_t(s)] : nullptr);
-        for (int s : step.out) out.push_back(s >= 0 ? &owned[size_t(s)] : nullptr);
+        for (int s : step.out) {
+            if (s >= 0) seat(owned[size_t(s)], last_size_[size_t(s)]);
+            out.push_back(s >= 0 ? &owned[size_t(s)] : nullptr);
+        }
         Status st = step.op->run(in, out);
         if (!st) return make_error(step.label + ": " + st.error().message);
         for (int s : step.out)
-            if (s >= 0) value[size_t(s)] = &owned[size_t(s)];
-        for (int s : step.release) owned[size_t(s)] = Tensor{};
+            if (s >= 0) {
+                value[size_t(s)] = &owned[size_t(s)];
+                last_size_[size_t(s)] = owned[size_t(s)].data.size();
+            }
+        for (int s : step.release) release(owned[size_t(s)]);
     }
     std::vector<Tensor> result;
     for (int s : output_slots_) result.push_back(*value[size_t(s)]);
+    for (Tensor& t : owned) release(t);
     return result;
 }
 

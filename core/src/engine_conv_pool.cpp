@@ -134,9 +134,23 @@ void im2col(const float* x, int64_t channels, const Geometry& g, float* col) {
             }
 }
 
+// im2col's buffer, shared by every Conv of the thread (sized by the largest).
+thread_local std::vector<float> t_col;
+
 class Conv final : public Op {
   public:
     Conv(Window w, int64_t group) : w_(std::move(w)), group_(group) {}
+    // Constant weights are packed for the GEMM once, per group.
+    Status prepare(const std::vector<const Tensor*>& constants) override {
+        const Tensor* wt = constants.size() > 1 ? constants[1] : nullptr;
+        if (!wt || wt->shape.size() < 3 || wt->shape[0] % group_ || int64_t(wt->data.size()) != numel(wt->shape))
+            return ok();  // packed at run time (or rejected there)
+        pack_weights(*wt, packed_);
+        packed_from_ = wt;
+        return ok();
+    }
+    bool keeps_copy_of(size_t k) const override { return k == 1 && packed_from_; }
+    bool fuse_relu() override { return relu_ = true; }
     Status run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) override {
         const Tensor& x = *in[0];
         const Tensor& wt = *in[1];
@@ -147,25 +161,27 @@ class Conv final : public Op {
         const int64_t N = x.shape[0], C = x.shape[1], M = wt.shape[0];
         const int64_t Cg = C / group_, Mg = M / group_, P = g.out[0] * g.out[1], HW = g.in[0] * g.in[1];
         const int64_t Kc = Cg * g.k[0] * g.k[1];
-        s = alloc(*out[0], out_shape(x.shape, M, g));
+        s = alloc(*out[0], out_shape(x.shape, M, g), false);
         if (!s) return s;
         const bool direct =
             g.k[0] * g.k[1] == 1 && g.s[0] * g.s[1] == 1 && g.pb[0] + g.pb[1] + g.pe[0] + g.pe[1] == 0;
-        std::vector<float> col;
+        std::vector<float>& col = t_col;
         if (!direct) {
             if (Kc * P > kMaxElements) return make_error("convolution too large");
-            col.resize(size_t(Kc * P));
+            if (col.size() < size_t(Kc * P)) col.resize(size_t(Kc * P));
         }
+        std::vector<PackedA> local;
+        if (&wt != packed_from_) pack_weights(wt, local);
+        const std::vector<PackedA>& packed = &wt == packed_from_ ? packed_ : local;
         for (int64_t n = 0; n < N; ++n)
             for (int64_t gr = 0; gr < group_; ++gr) {
                 const float* xg = x.data.data() + (n * C + gr * Cg) * HW;
                 float* y = out[0]->data.data() + (n * M + gr * Mg) * P;
                 if (!direct) im2col(xg, Cg, g, col.data());
-                if (bias)
-                    for (int64_t m = 0; m < Mg; ++m)
-                        std::fill(y + m * P, y + (m + 1) * P, bias->data[size_t(gr * Mg + m)]);
-                sgemm(Mg, P, Kc, wt.data.data() + gr * Mg * Kc, Kc, direct ? xg : col.data(), P, y, P,
-                      bias != nullptr);
+                GemmOptions opt;
+                opt.bias = bias ? bias->data.data() + gr * Mg : nullptr;
+                opt.relu = relu_;
+                sgemm_packed(packed[size_t(gr)], P, direct ? xg : col.data(), P, y, P, opt);
             }
         return ok();
     }
@@ -187,8 +203,17 @@ class Conv final : public Op {
                               " outputs");
         return resolve(w_, x.shape, kernel, g);
     }
+    // W [M, C/group, k...] as `group` matrices [M/group, C/group * k...], packed.
+    void pack_weights(const Tensor& wt, std::vector<PackedA>& packed) const {
+        const int64_t Mg = wt.shape[0] / group_, Kc = numel(wt.shape) / std::max<int64_t>(1, wt.shape[0]);
+        packed.resize(size_t(group_));
+        for (int64_t gr = 0; gr < group_; ++gr) pack_a(Mg, Kc, wt.data.data() + gr * Mg * Kc, Kc, packed[size_t(gr)]);
+    }
     Window w_;
     int64_t group_;
+    bool relu_ = false;
+    std::vector<PackedA> packed_;      // per group, from prepare()
+    const Tensor* packed_from_ = nullptr;  // the constant weight they were packed from
 };
 
 Result<std::unique_ptr<Op>> make_conv(OpInit& init) {
@@ -209,7 +234,7 @@ class Pool final : public Op {
         Geometry g;
         Status s = resolve(w_, x.shape, w_.kernel, g);
         if (!s) return s;
-        s = alloc(*out[0], out_shape(x.shape, x.shape[1], g));
+        s = alloc(*out[0], out_shape(x.shape, x.shape[1], g), false);
         if (!s) return s;
         const int64_t planes = x.shape[0] * x.shape[1], HW = g.in[0] * g.in[1], P = g.out[0] * g.out[1];
         for (int64_t p = 0; p < planes; ++p)
@@ -283,7 +308,7 @@ class GlobalPool final : public Op {
         if (x.shape.size() < 2) return make_error("input must be [N,C,...], got " + shape_str(x.shape));
         std::vector<int64_t> shape(x.shape.size(), 1);
         shape[0] = x.shape[0], shape[1] = x.shape[1];
-        Status s = alloc(*out[0], shape);
+        Status s = alloc(*out[0], shape, false);
         if (!s) return s;
         const int64_t planes = x.shape[0] * x.shape[1], n = product(x.shape, 2, x.shape.size());
         for (int64_t p = 0; p < planes; ++p) {

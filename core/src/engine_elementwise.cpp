@@ -15,7 +15,7 @@ class Unary final : public Op {
   public:
     explicit Unary(F f) : f_(f) {}
     Status run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) override {
-        Status s = alloc(*out[0], in[0]->shape);
+        Status s = alloc(*out[0], in[0]->shape, false);
         if (!s) return s;
         const float* x = in[0]->data.data();
         float* y = out[0]->data.data();
@@ -210,7 +210,7 @@ class Binary final : public Op {
         std::vector<int64_t> shape;
         if (!broadcast_shape(a.shape, b.shape, shape))
             return make_error("cannot broadcast " + shape_str(a.shape) + " with " + shape_str(b.shape));
-        Status s = alloc(*out[0], shape);
+        Status s = alloc(*out[0], shape, false);
         if (!s) return s;
         float* y = out[0]->data.data();
         if (a.shape == b.shape) {  // fast path, e.g. residual additions

@@ -24,7 +24,10 @@ int64_t numel(const std::vector<int64_t>& shape);
 int64_t product(const std::vector<int64_t>& shape, size_t from, size_t to);
 std::string shape_str(const std::vector<int64_t>& shape);
 // Gives `t` this shape and zeroed data; Error if a dim is negative or it is too large.
-Status alloc(Tensor& t, std::vector<int64_t> shape);
+// With zero = false the values are unspecified (for kernels that write every one): the
+// engine hands outputs buffers kept from earlier runs, so that nothing is allocated or
+// cleared per run once their sizes are known.
+Status alloc(Tensor& t, std::vector<int64_t> shape, bool zero = true);
 // Numpy broadcasting (onnx/docs/Broadcasting.md): false if the shapes are incompatible.
 bool broadcast_shape(const std::vector<int64_t>& a, const std::vector<int64_t>& b, std::vector<int64_t>& out);
 // Element strides of `shape` seen as rank `rank`, 0 along broadcast dims.
@@ -65,6 +68,17 @@ class Op {
     // True if the output is always the first input unchanged (e.g. a Cast to FLOAT):
     // the plan then gives the output the input's slot and never runs the op.
     virtual bool passthrough() const { return false; }
+    // Called once after planning with, per input, its value if it is a constant
+    // (initializer or Constant) and nullptr otherwise; e.g. Conv packs its weights here.
+    // The tensors stay alive and unchanged as long as the op.
+    virtual Status prepare(const std::vector<const Tensor*>& constants) { return ok(); }
+    // True if, after prepare(), the op keeps its own copy of constant input `k` (e.g.
+    // packed weights) and reads only that input's shape: the plan then frees the
+    // original values when nothing else reads them.
+    virtual bool keeps_copy_of(size_t k) const { return false; }
+    // Asks the op to apply Relu (x > 0 ? x : 0) to its first output itself; true if it
+    // will, and the plan then drops the Relu node that reads it.
+    virtual bool fuse_relu() { return false; }
 };
 
 struct OpInit {
@@ -93,7 +107,34 @@ Result<std::unique_ptr<Op>> make_op(Args&&... args) {
 }
 
 // C[M,N] = A[M,K] * B[K,N] (+ C when accumulate), row-major with leading dimensions.
+// Packs A on every call; constant A (weights) should be packed once with pack_a.
 void sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
            float* C, int64_t ldc, bool accumulate);
+
+// The GEMM's micro-tile height: A is packed in panels of this many rows.
+#ifndef URSA_GEMM_MR
+#define URSA_GEMM_MR 4
+#endif
+#ifndef URSA_GEMM_NR
+#define URSA_GEMM_NR 8
+#endif
+constexpr int64_t kGemmMR = URSA_GEMM_MR;
+
+// A[M,K] packed for sgemm_packed: panels of kGemmMR rows (the last zero-padded), each
+// panel K x kGemmMR, column by column.
+struct PackedA {
+    int64_t M = 0, K = 0;
+    std::vector<float> data;
+};
+void pack_a(int64_t M, int64_t K, const float* A, int64_t lda, PackedA& out);
+
+struct GemmOptions {
+    const float* bias = nullptr;  // M values: C = bias[i] + A * B (when !accumulate)
+    bool accumulate = false;      // C += A * B
+    bool relu = false;            // then C = max(C, 0) (x > 0 ? x : 0, as Relu)
+};
+// C[M,N] = A * B[K,N] (+ bias or C), optionally followed by Relu; A packed by pack_a.
+void sgemm_packed(const PackedA& A, int64_t N, const float* B, int64_t ldb, float* C, int64_t ldc,
+                  const GemmOptions& options);
 
 }  // namespace ursa::engine

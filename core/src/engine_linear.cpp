@@ -22,6 +22,15 @@ const float* as_matrix(const Tensor& t, bool trans, int64_t rows, int64_t cols, 
 class Gemm final : public Op {
   public:
     Gemm(float alpha, float beta, bool ta, bool tb) : alpha_(alpha), beta_(beta), ta_(ta), tb_(tb) {}
+    // A constant, transposed B (a classifier's weights) is transposed once, here.
+    Status prepare(const std::vector<const Tensor*>& constants) override {
+        const Tensor* b = constants.size() > 1 ? constants[1] : nullptr;
+        if (!b || !tb_ || b->shape.size() != 2 || int64_t(b->data.size()) != numel(b->shape)) return ok();
+        as_matrix(*b, true, b->shape[1], b->shape[0], 1.f, b_t_);
+        b_t_from_ = b;
+        return ok();
+    }
+    bool keeps_copy_of(size_t k) const override { return k == 1 && b_t_from_; }
     Status run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) override {
         const Tensor& a = *in[0];
         const Tensor& b = *in[1];
@@ -42,7 +51,7 @@ class Gemm final : public Op {
         }
         std::vector<float> ta, tb;
         const float* pa = as_matrix(a, ta_, M, K, alpha_, ta);
-        const float* pb = as_matrix(b, tb_, K, N, 1.f, tb);
+        const float* pb = &b == b_t_from_ ? b_t_.data() : as_matrix(b, tb_, K, N, 1.f, tb);
         sgemm(M, N, K, pa, K, pb, N, y, N, with_c);
         return ok();
     }
@@ -63,6 +72,8 @@ class Gemm final : public Op {
     }
     float alpha_, beta_;
     bool ta_, tb_;
+    std::vector<float> b_t_;            // B transposed, from prepare()
+    const Tensor* b_t_from_ = nullptr;  // the constant it was made from
 };
 
 Result<std::unique_ptr<Op>> make_gemm(OpInit& init) {

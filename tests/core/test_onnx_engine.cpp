@@ -1029,3 +1029,53 @@ TEST_CASE("a ResNet-18 at 64x64 runs and batches consistently") {
     // Speed is reported here, measured in benchmarks, and never asserted in a test.
     MESSAGE("ResNet-18, 1x3x64x64: " << ms << " ms");
 }
+
+TEST_CASE("fused Relus, packed weights and reused buffers give the same values run after run") {
+    // x -> Conv 3x3 (c; also read by Add, so its Relu is not fused) -> Relu (r) -> Add(r, c) (s)
+    //   -> Conv 1x1 (d) -> Relu (e, fused) -> Relu (f, fused) = output; c is an output too.
+    const Tensor w1{{6, 3, 3, 3}, random_values(162, 21)}, w2{{6, 6, 1, 1}, random_values(36, 22)};
+    const std::vector<float> b1 = random_values(6, 23), b2 = random_values(6, 24);
+    Proto g;
+    g.msg(1, node("Conv", {"x", "w1", "b1"}, {"c"}, {attr_ints("pads", {1, 1, 1, 1})}))
+        .msg(1, node("Relu", {"c"}, {"r"}))
+        .msg(1, node("Add", {"r", "c"}, {"s"}))
+        .msg(1, node("Conv", {"s", "w2", "b2"}, {"d"}))
+        .msg(1, node("Relu", {"d"}, {"e"}))
+        .msg(1, node("Relu", {"e"}, {"f"}))
+        .msg(5, tensor("w1", w1.shape, w1.data))
+        .msg(5, tensor("b1", {6}, b1))
+        .msg(5, tensor("w2", w2.shape, w2.data))
+        .msg(5, tensor("b2", {6}, b2))
+        .msg(11, value_info("x", {-1, 3, -1, -1}))
+        .msg(12, value_info("f", {}))
+        .msg(12, value_info("c", {}));
+    Bytes m = model(g);
+    auto e = Engine::load(m.data(), m.size());
+    REQUIRE_MESSAGE(e.ok(), e.error().message);
+    auto relu = [](std::vector<float> v) {
+        for (float& x : v) x = x > 0.f ? x : 0.f;
+        return v;
+    };
+    // Sizes that grow, shrink and come back, with a failing run in between.
+    const std::vector<std::vector<int64_t>> shapes = {{1, 3, 9, 11}, {2, 3, 17, 5}, {1, 3, 4, 4}, {1, 3, 9, 11}};
+    for (size_t t = 0; t < shapes.size(); ++t) {
+        const auto& shape = shapes[t];
+        INFO("run " << t << ", x " << shape_str(shape));
+        Tensor x{shape, random_values(size_t(shape[0] * 3 * shape[2] * shape[3]), uint32_t(30 + t))};
+        Tensor c, d;
+        c.data = reference_conv(x, w1, b1, 1, 1, 1, 1, c.shape);
+        Tensor s{c.shape, relu(c.data)};
+        for (size_t k = 0; k < s.data.size(); ++k) s.data[k] += c.data[k];
+        d.data = relu(reference_conv(s, w2, b2, 1, 0, 1, 1, d.shape));
+        for (int repeat = 0; repeat < 2; ++repeat) {
+            auto y = (*e)->run_all({x});
+            REQUIRE_MESSAGE(y.ok(), y.error().message);
+            REQUIRE(y->size() == 2);
+            std::string diff = compare((*y)[0], d);
+            CHECK_MESSAGE(diff.empty(), "f: " << diff);
+            diff = compare((*y)[1], c);
+            CHECK_MESSAGE(diff.empty(), "c: " << diff);
+        }
+        if (t == 1) CHECK_FALSE((*e)->run(Tensor{{1, 2, 4, 4}, std::vector<float>(32)}).ok());
+    }
+}
