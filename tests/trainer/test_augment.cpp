@@ -313,3 +313,50 @@ TEST_CASE("augment: random aug_transforms draws equal fastai's torch formulation
     MESSAGE("largest difference over 40 draws: " << worst);
     CHECK(worst < 1e-4);
 }
+
+TEST_CASE("augment: 8-bit windows through augment_image equal the float path and fastai's torch formulation") {
+    // A 23x37 window at the bottom-right of a 27x41 8-bit image (rows 41 * 3 bytes
+    // apart; its last pixel ends the buffer); 37 is not a multiple of the 4- and
+    // 8-lane blocks, so the padded lanes are exercised too.
+    const int h = 23, w = 37, full_h = 27, full_w = 41;
+    std::vector<uint8_t> pixels(static_cast<size_t>(full_h) * full_w * 3);
+    uint32_t state = 12345;
+    for (uint8_t& v : pixels) v = static_cast<uint8_t>((state = state * 1664525u + 1013904223u) >> 24);
+    const int64_t row_bytes = full_w * 3;
+    const uint8_t* window = pixels.data() + (full_h - h) * row_bytes + (full_w - w) * 3;
+    // The same window as floats v / 255 ([1,3,h,w]), as the 8-bit path reads it.
+    torch::Tensor x = torch::empty({1, 3, h, w});
+    auto a = x.accessor<float, 4>();
+    for (int y = 0; y < h; ++y)
+        for (int c = 0; c < w; ++c)
+            for (int ch = 0; ch < 3; ++ch) a[0][ch][y][c] = window[y * row_bytes + c * 3 + ch] * (1.0f / 255.0f);
+    std::mt19937_64 rng(11);
+    AugOptions o;
+    o.mult = 2;
+    double worst_float = 0, worst_torch = 0;
+    std::vector<float> chw(static_cast<size_t>(3) * h * w);
+    for (int i = 0; i < 40; ++i) {
+        AugParams p = draw_aug_params(rng, o);
+        if (i == 0) p = AugParams{};  // the identity path too
+        augment_image(window, row_bytes, h, w, p, {0, 0, 0}, {1, 1, 1}, chw.data());
+        const torch::Tensor got = torch::from_blob(chw.data(), {1, 3, h, w}).clone();
+        worst_float = std::max(worst_float, max_diff(got, augment_batch(x, {p})));
+        worst_torch = std::max(worst_torch, max_diff(got, torch_reference(x, p)));
+    }
+    MESSAGE("8-bit path: largest difference from the float path " << worst_float << ", from torch " << worst_torch);
+    CHECK(worst_float == 0);  // the same operations on the same values
+    CHECK(worst_torch < 1e-4);  // 2.2e-6 measured: pixel noise (neighbours up to 1.0 apart) magnifies float rounding of the coordinates, which torch computes in another order
+    // Normalisation: (v - mean) / std per channel.
+    const std::array<float, 3> mean = {0.485f, 0.456f, 0.406f}, sd = {0.229f, 0.224f, 0.225f};
+    std::vector<float> normed(chw.size());
+    AugParams p;
+    p.rotate_deg = 7, p.brightness = 0.55, p.contrast = 1.1;
+    augment_image(window, row_bytes, h, w, p, {0, 0, 0}, {1, 1, 1}, chw.data());
+    augment_image(window, row_bytes, h, w, p, mean, sd, normed.data());
+    double worst_norm = 0;
+    for (size_t i = 0; i < chw.size(); ++i) {
+        const size_t c = i / (static_cast<size_t>(h) * w);
+        worst_norm = std::max(worst_norm, static_cast<double>(std::fabs(normed[i] - (chw[i] - mean[c]) / sd[c])));
+    }
+    CHECK(worst_norm < 1e-5);
+}

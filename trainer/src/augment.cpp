@@ -3,6 +3,14 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#include <xmmintrin.h>
+#endif
 
 namespace ursa {
 
@@ -136,12 +144,12 @@ CropBox random_resized_crop_box(int w, int h, double min_scale, std::mt19937_64&
 namespace {
 
 // ref: ATen GridSampler.h, align_corners=True: unnormalise, reflect_coordinates over
-// [0, size-1] (twice_low 0, twice_high 2(size-1)), clip_coordinates.
-inline float source_index(float coord, int size) {
-    coord = (coord + 1) / 2 * static_cast<float>(size - 1);
-    if (size <= 1) return 0;
-    const float span = static_cast<float>(size - 1);
-    if (coord >= 0 && coord <= span) return coord;  // inside: what the reflection gives, sooner
+// [0, size-1] (twice_low 0, twice_high 2(size-1)), clip_coordinates. `unnormalise` is
+// the first step; `reflect` the rest, for a coordinate outside [0, span].
+inline float unnormalise(double g, float span) { return (static_cast<float>(g) + 1) / 2 * span; }
+
+float reflect(float coord, float span) {
+    if (span <= 0) return 0;
     const float in = std::fabs(coord);
     const float extra = std::fmod(in, span);
     const int flips = static_cast<int>(std::floor(in / span));
@@ -149,76 +157,259 @@ inline float source_index(float coord, int size) {
     return std::min(span, std::max(r, 0.0f));
 }
 
-// ref: fastai LightingTfm (_BrightnessLogit, then _ContrastLogit):
-// sigmoid(contrast * (logit(x) + logit(brightness))), logit clamped to [1e-7, 1-1e-7].
-// With e = exp(-contrast * logit(b)): 1 / (1 + e * ((1 - x) / x)^contrast).
+// Eight floats at a time (GCC/Clang vector extensions: two SSE registers, one AVX one).
+// These helpers are inlined, so GCC's remarks that such vectors are passed and returned
+// differently with and without AVX (-Wpsabi) do not apply; arguments go by reference,
+// which silences the parameter note.
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi"
+#elif defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+using v8f = float __attribute__((vector_size(32)));
+using v8i = int32_t __attribute__((vector_size(32)));
+
+inline v8f load8(const float* p) {
+    v8f v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+inline v8f splat(float c) { return v8f{c, c, c, c, c, c, c, c}; }
+inline void store8(float* p, const v8f& v) { std::memcpy(p, &v, sizeof v); }
+inline v8f select(const v8i& mask, const v8f& a, const v8f& b) {
+    return reinterpret_cast<v8f>((reinterpret_cast<v8i>(a) & mask) | (reinterpret_cast<v8i>(b) & ~mask));
+}
+
+// Natural logarithm of positive normal floats (ref: Cephes logf, as sse_mathfun
+// vectorises it; within 2 ulp of the correctly rounded value).
+inline v8f log8(const v8f& q) {
+    const v8i bits = reinterpret_cast<v8i>(q);
+    v8i e = ((bits >> 23) & 0xff) - 126;
+    const v8f m = reinterpret_cast<v8f>((bits & 0x007fffff) | 0x3f000000);  // in [0.5, 1)
+    const v8i small = m < 0.707106781186547524f;
+    e += small;  // -1 where m < sqrt(1/2): then m is doubled
+    const v8f x = (m - 1.0f) + reinterpret_cast<v8f>(reinterpret_cast<v8i>(m) & small);
+    const v8f z = x * x;
+    v8f y = splat(7.0376836292E-2f);
+    y = y * x - 1.1514610310E-1f;
+    y = y * x + 1.1676998740E-1f;
+    y = y * x - 1.2420140846E-1f;
+    y = y * x + 1.4249322787E-1f;
+    y = y * x - 1.6668057665E-1f;
+    y = y * x + 2.0000714765E-1f;
+    y = y * x - 2.4999993993E-1f;
+    y = y * x + 3.3333331174E-1f;
+    y = y * x * z;
+    const v8f ef = __builtin_convertvector(e, v8f);
+    y += ef * -2.12194440e-4f;
+    y += z * -0.5f;
+    return (x + y) + ef * 0.693359375f;
+}
+
+// e^x (ref: Cephes expf; within 2 ulp), x clamped to [-87.3, 88.3] so that 2^n stays a
+// normal float: beyond, the sigmoid below is 0 or 1 in float anyway.
+inline v8f exp8(const v8f& arg) {
+    v8f x = select(arg < -87.3f, splat(-87.3f), arg);
+    x = select(x > 88.3f, splat(88.3f), x);
+    const v8f n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // nearest integer
+    const v8f r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+    v8f y = splat(1.9875691500E-4f);
+    y = y * r + 1.3981999507E-3f;
+    y = y * r + 8.3334519073E-3f;
+    y = y * r + 4.1665795894E-2f;
+    y = y * r + 1.6666665459E-1f;
+    y = y * r + 5.0000001201E-1f;
+    y = y * (r * r) + r + 1.0f;
+    const v8i two_n = (__builtin_convertvector(n, v8i) + 127) << 23;
+    return y * reinterpret_cast<v8f>(two_n);
+}
+
+// ref: fastai LightingTfm (_BrightnessLogit, then _ContrastLogit), as torch computes
+// it: sigmoid((logit(x) + logit(brightness)) * contrast), logit(x) = -log(1/x - 1) with
+// x clamped to [1e-7, 1-1e-7]; then (v - mean) / std. `n` is a multiple of 8; v is
+// read and written in place.
 struct Lighting {
     bool on = false;
-    float e = 1, contrast = 1;
+    float logit_b = 0, contrast = 1;
     explicit Lighting(const AugParams& p) : on(p.brightness != 0.5 || p.contrast != 1.0) {
         const double b = std::clamp(p.brightness, 1e-7, 1 - 1e-7);
-        e = static_cast<float>(std::exp(-p.contrast * std::log(b / (1 - b))));
+        logit_b = static_cast<float>(std::log(b / (1 - b)));
         contrast = static_cast<float>(p.contrast);
-    }
-    float operator()(float x) const {
-        x = std::clamp(x, 1e-7f, 1 - 1e-7f);
-        const float odds = (1 - x) / x;
-        return 1 / (1 + e * (contrast == 1 ? odds : std::exp2(contrast * std::log2(odds))));
     }
 };
 
-// One image through the fused transforms: for every output pixel its source
-// coordinate (fastai's affine matrix, then the perspective warp, as affine_grid and
-// _WarpCoord compute them, in double), one bilinear sample with reflection padding
-// (grid_sample, align_corners=True), lighting, then (v - mean) / std. `at(x, y, c)`
-// reads the source in [0, 1]; `out(c, y, x)` is where each value goes.
+// Compiled for AVX2 too where the compiler can (the same operations on wider
+// registers, no FMA: the same results bit for bit), chosen when the program starts.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define URSA_AVX2_CLONE __attribute__((target_clones("avx2", "default")))
+#else
+#define URSA_AVX2_CLONE
+#endif
+
+URSA_AVX2_CLONE
+void light_normalize(float* v, int n, const Lighting& light, float scale, float shift) {
+    if (!light.on) {
+        for (int i = 0; i < n; i += 8) store8(v + i, load8(v + i) * scale - shift);
+        return;
+    }
+    const float lo = 1e-7f, hi = 1 - 1e-7f;
+    for (int i = 0; i < n; i += 8) {
+        v8f x = load8(v + i);
+        x = select(x < lo, splat(lo), x);
+        x = select(x > hi, splat(hi), x);
+        const v8f logit = -log8(1.0f / x - 1.0f);
+        const v8f s = (logit + light.logit_b) * light.contrast;
+        const v8f y = 1.0f / (1.0f + exp8(-s));
+        store8(v + i, y * scale - shift);
+    }
+}
+
+// The source pixel (x, y) as floats in [0, 1], channel c; and, with SSE2, all three
+// in one register (lanes R, G, B, unused).
+struct Rgb8 {
+    const uint8_t* rgb;
+    int64_t row_bytes;
+    const uint8_t* last;  // the window's last pixel: a 4-byte read there could pass the buffer's end
+    float at(int x, int y, int c) const { return rgb[y * row_bytes + x * 3 + c] * (1.0f / 255.0f); }
+#if defined(__SSE2__)
+    __m128 pixel(int x, int y) const {
+        const uint8_t* p = rgb + y * row_bytes + x * 3;
+        uint32_t v;
+        if (p < last)
+            std::memcpy(&v, p, 4);
+        else
+            v = p[0] | (p[1] << 8) | (p[2] << 16);
+        const __m128i zero = _mm_setzero_si128();
+        const __m128i i32 = _mm_unpacklo_epi16(_mm_unpacklo_epi8(_mm_cvtsi32_si128(static_cast<int>(v)), zero), zero);
+        return _mm_mul_ps(_mm_cvtepi32_ps(i32), _mm_set1_ps(1.0f / 255.0f));
+    }
+#endif
+};
+
+struct Planar {
+    const float* in;
+    int64_t plane;
+    int w;
+    float at(int x, int y, int c) const { return in[c * plane + static_cast<int64_t>(y) * w + x]; }
+#if defined(__SSE2__)
+    __m128 pixel(int x, int y) const {
+        const float* p = in + static_cast<int64_t>(y) * w + x;
+        return _mm_setr_ps(p[0], p[plane], p[2 * plane], 0.0f);
+    }
+#endif
+};
+
+// Bilinear samples at (ix[i], iy[i]), coordinates in [0, w-1] x [0, h-1], into the
+// rows r, g, b; n is a multiple of 4 (the arrays are padded). Each value is
+// at(x0, y0)*w00 + at(x1, y0)*w01 + at(x0, y1)*w10 + at(x1, y1)*w11 in float, as
+// grid_sample sums them; x1 = x0 + 1 but at the last column (whose weight is then 0).
 template <typename Source>
-void augment_one(int h, int w, const AugParams& p, const Source& at, float* chw, const std::array<float, 3>& mean,
+void sample_row(const Source& src, int w, int h, const float* ix, const float* iy, int n, float* r, float* g,
+                float* b) {
+#if defined(__SSE2__)
+    const __m128 one = _mm_set1_ps(1.0f);
+    for (int i = 0; i < n; i += 4) {
+        const __m128 vx = _mm_loadu_ps(ix + i), vy = _mm_loadu_ps(iy + i);
+        const __m128i x0 = _mm_cvttps_epi32(vx), y0 = _mm_cvttps_epi32(vy);  // = floor: coordinates are >= 0
+        const __m128 fx = _mm_sub_ps(vx, _mm_cvtepi32_ps(x0)), fy = _mm_sub_ps(vy, _mm_cvtepi32_ps(y0));
+        const __m128 gx = _mm_sub_ps(one, fx), gy = _mm_sub_ps(one, fy);
+        const __m128 w00 = _mm_mul_ps(gx, gy), w01 = _mm_mul_ps(fx, gy), w10 = _mm_mul_ps(gx, fy),
+                     w11 = _mm_mul_ps(fx, fy);
+        alignas(16) int32_t xs[4], ys[4];
+        _mm_store_si128(reinterpret_cast<__m128i*>(xs), x0);
+        _mm_store_si128(reinterpret_cast<__m128i*>(ys), y0);
+        __m128 px[4];
+        auto one_pixel = [&](auto lane) {
+            constexpr int j = decltype(lane)::value;
+            const int xa = xs[j], ya = ys[j];
+            const int xb = xa < w - 1 ? xa + 1 : xa, yb = ya < h - 1 ? ya + 1 : ya;
+            constexpr int sel = _MM_SHUFFLE(j, j, j, j);
+            const __m128 s00 = _mm_mul_ps(src.pixel(xa, ya), _mm_shuffle_ps(w00, w00, sel));
+            const __m128 s01 = _mm_mul_ps(src.pixel(xb, ya), _mm_shuffle_ps(w01, w01, sel));
+            const __m128 s10 = _mm_mul_ps(src.pixel(xa, yb), _mm_shuffle_ps(w10, w10, sel));
+            const __m128 s11 = _mm_mul_ps(src.pixel(xb, yb), _mm_shuffle_ps(w11, w11, sel));
+            px[j] = _mm_add_ps(_mm_add_ps(_mm_add_ps(s00, s01), s10), s11);
+        };
+        one_pixel(std::integral_constant<int, 0>{});
+        one_pixel(std::integral_constant<int, 1>{});
+        one_pixel(std::integral_constant<int, 2>{});
+        one_pixel(std::integral_constant<int, 3>{});
+        _MM_TRANSPOSE4_PS(px[0], px[1], px[2], px[3]);
+        _mm_storeu_ps(r + i, px[0]);
+        _mm_storeu_ps(g + i, px[1]);
+        _mm_storeu_ps(b + i, px[2]);
+    }
+#else
+    for (int i = 0; i < n; ++i) {
+        const int x0 = static_cast<int>(ix[i]), y0 = static_cast<int>(iy[i]);
+        const int x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);
+        const float fx = ix[i] - x0, fy = iy[i] - y0;
+        const float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+        float* out[3] = {r, g, b};
+        for (int c = 0; c < 3; ++c)
+            out[c][i] = src.at(x0, y0, c) * w00 + src.at(x1, y0, c) * w01 + src.at(x0, y1, c) * w10 +
+                        src.at(x1, y1, c) * w11;
+    }
+#endif
+}
+
+// One image through the fused transforms, row by row: for every output pixel its
+// source coordinate (fastai's affine matrix, then the perspective warp, as
+// affine_grid and _WarpCoord compute them, in double), one bilinear sample with
+// reflection padding (grid_sample, align_corners=True), lighting, then
+// (v - mean) / std into planar `chw` [3,h,w].
+template <typename Source>
+void augment_one(int h, int w, const AugParams& p, const Source& src, float* chw, const std::array<float, 3>& mean,
                  const std::array<float, 3>& std_dev) {
     const int64_t plane = static_cast<int64_t>(h) * w;
+    const int padded = (w + 7) / 8 * 8;
+    // Scratch: x and y coordinates, then the three channels of one row.
+    std::vector<float> scratch(static_cast<size_t>(padded) * 5, 0.0f);
+    float *ix = scratch.data(), *iy = ix + padded, *rgb = iy + padded;
     const bool moves = p.flip || p.rotate_deg != 0 || p.zoom != 1 || p.warp_x != 0 || p.warp_y != 0;
-    if (!moves) {  // the identity grid samples every pixel where it is
-        for (int y = 0; y < h; ++y)
-            for (int x = 0; x < w; ++x)
-                for (int c = 0; c < 3; ++c) chw[c * plane + static_cast<int64_t>(y) * w + x] = at(x, y, c);
-    } else {
-        const Mat3 m = affine_matrix(p);
-        const bool warp = p.warp_x != 0 || p.warp_y != 0;
-        const std::array<double, 8> k = warp ? warp_coefficients(p.warp_x, p.warp_y) : std::array<double, 8>{};
-        // In double until the grid is made, as fastai's: near a strong warp's horizon
-        // float coordinates would land elsewhere.
-        for (int y = 0; y < h; ++y) {
+    const Mat3 m = moves ? affine_matrix(p) : Mat3{};
+    const bool warp = p.warp_x != 0 || p.warp_y != 0;
+    const std::array<double, 8> k = warp ? warp_coefficients(p.warp_x, p.warp_y) : std::array<double, 8>{};
+    std::vector<double> xn(static_cast<size_t>(w));  // linspace(-1, 1, w)
+    for (int x = 0; x < w; ++x) xn[x] = w > 1 ? -1 + 2.0 * x / (w - 1) : -1;
+    const float span_x = static_cast<float>(w - 1), span_y = static_cast<float>(h - 1);
+    const Lighting light(p);
+    std::array<float, 3> scale{}, shift{};
+    for (int c = 0; c < 3; ++c) scale[c] = 1 / std_dev[c], shift[c] = mean[c] / std_dev[c];
+    for (int y = 0; y < h; ++y) {
+        if (!moves) {  // the identity grid samples every pixel where it is
+            for (int c = 0; c < 3; ++c)
+                for (int x = 0; x < padded; ++x) rgb[c * padded + x] = x < w ? src.at(x, y, c) : 0.0f;
+        } else {
+            // In double until the grid is made, as fastai's: near a strong warp's horizon
+            // float coordinates would land elsewhere.
             const double yn = h > 1 ? -1 + 2.0 * y / (h - 1) : -1;  // linspace(-1, 1, h)
             const double row_x = m[0][1] * yn + m[0][2], row_y = m[1][1] * yn + m[1][2];
-            float* row = chw + static_cast<int64_t>(y) * w;
-            for (int x = 0; x < w; ++x) {
-                const double xn = w > 1 ? -1 + 2.0 * x / (w - 1) : -1;
-                double gx = m[0][0] * xn + row_x, gy = m[1][0] * xn + row_y;
-                if (warp) {
+            const double m00 = m[0][0], m10 = m[1][0];
+            if (warp) {
+                for (int x = 0; x < w; ++x) {
+                    const double gx = m00 * xn[x] + row_x, gy = m10 * xn[x] + row_y;
                     const double d = k[6] * gx + k[7] * gy + 1;
-                    const double wx = (k[0] * gx + k[1] * gy + k[2]) / d, wy = (k[3] * gx + k[4] * gy + k[5]) / d;
-                    gx = wx, gy = wy;
+                    ix[x] = unnormalise((k[0] * gx + k[1] * gy + k[2]) / d, span_x);
+                    iy[x] = unnormalise((k[3] * gx + k[4] * gy + k[5]) / d, span_y);
                 }
-                const float ix = source_index(static_cast<float>(gx), w), iy = source_index(static_cast<float>(gy), h);
-                const int x0 = static_cast<int>(std::floor(ix)), y0 = static_cast<int>(std::floor(iy));
-                const int x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);  // weight 0 past the edge
-                const float fx = ix - x0, fy = iy - y0;
-                const float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
-                for (int c = 0; c < 3; ++c)
-                    row[c * plane + x] =
-                        at(x0, y0, c) * w00 + at(x1, y0, c) * w01 + at(x0, y1, c) * w10 + at(x1, y1, c) * w11;
+            } else {
+                for (int x = 0; x < w; ++x) {
+                    ix[x] = unnormalise(m00 * xn[x] + row_x, span_x);
+                    iy[x] = unnormalise(m10 * xn[x] + row_y, span_y);
+                }
             }
+            for (int x = 0; x < w; ++x) {  // reflection padding, for the few outside
+                if (!(ix[x] >= 0 && ix[x] <= span_x)) ix[x] = reflect(ix[x], span_x);
+                if (!(iy[x] >= 0 && iy[x] <= span_y)) iy[x] = reflect(iy[x], span_y);
+            }
+            sample_row(src, w, h, ix, iy, padded, rgb, rgb + padded, rgb + 2 * padded);
         }
-    }
-    // Then, plane by plane, lighting and (v - mean) / std.
-    const Lighting light(p);
-    for (int c = 0; c < 3; ++c) {
-        float* v = chw + c * plane;
-        const float scale = 1 / std_dev[c], shift = mean[c] / std_dev[c];
-        if (light.on)
-            for (int64_t i = 0; i < plane; ++i) v[i] = light(v[i]) * scale - shift;
-        else
-            for (int64_t i = 0; i < plane; ++i) v[i] = v[i] * scale - shift;
+        for (int c = 0; c < 3; ++c) {
+            float* v = rgb + c * padded;
+            light_normalize(v, padded, light, scale[c], shift[c]);
+            std::memcpy(chw + c * plane + static_cast<int64_t>(y) * w, v, sizeof(float) * w);
+        }
     }
 }
 
@@ -226,8 +417,8 @@ void augment_one(int h, int w, const AugParams& p, const Source& at, float* chw,
 
 void augment_image(const uint8_t* rgb, int64_t row_bytes, int h, int w, const AugParams& p,
                    const std::array<float, 3>& mean, const std::array<float, 3>& std_dev, float* chw) {
-    const auto at = [&](int x, int y, int c) { return rgb[y * row_bytes + x * 3 + c] * (1.0f / 255.0f); };
-    augment_one(h, w, p, at, chw, mean, std_dev);
+    const Rgb8 src{rgb, row_bytes, rgb + (h - 1) * row_bytes + (w - 1) * 3};
+    augment_one(h, w, p, src, chw, mean, std_dev);
 }
 
 torch::Tensor augment_batch(const torch::Tensor& images, const std::vector<AugParams>& params) {
@@ -240,7 +431,7 @@ torch::Tensor augment_batch(const torch::Tensor& images, const std::vector<AugPa
     for (int64_t i = 0; i < n; ++i) {
         const float* in = src.data_ptr<float>() + i * 3 * plane;
         float* o = result.data_ptr<float>() + i * 3 * plane;
-        const auto at = [&](int x, int y, int c) { return in[c * plane + y * w + x]; };
+        const Planar at{in, plane, static_cast<int>(w)};
         augment_one(static_cast<int>(h), static_cast<int>(w), params[static_cast<size_t>(i)], at, o, {0, 0, 0},
                     {1, 1, 1});
     }
