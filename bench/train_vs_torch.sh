@@ -8,7 +8,7 @@
 # Each program's peak RSS is measured with /usr/bin/time.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-data="${1:-$root/demo-out/fashion-mnist/train}"
+data="$(realpath "${1:-$root/demo-out/fashion-mnist/train}")"
 size="${2:-128}"
 steps="${STEPS:-30}"
 bs=64

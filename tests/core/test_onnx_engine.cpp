@@ -15,6 +15,7 @@
 
 #include "ursa/engine.h"
 #include "ursa/onnx.h"
+#include "proto_writer.h"
 
 #ifndef URSA_ONNX_TESTDATA
 #define URSA_ONNX_TESTDATA ""
@@ -79,35 +80,7 @@ std::string run_onnx_case(const std::string& dir) {
     return "";
 }
 
-// ---- A tiny protobuf writer for hand-built models.
-
-struct Proto {
-    std::string b;
-    void key(uint32_t field, int wire) { raw_varint((uint64_t(field) << 3) | uint64_t(wire)); }
-    void raw_varint(uint64_t v) {
-        while (v >= 0x80) b += char(uint8_t(v | 0x80)), v >>= 7;
-        b += char(uint8_t(v));
-    }
-    Proto& varint(uint32_t field, int64_t v) { return key(field, 0), raw_varint(uint64_t(v)), *this; }
-    Proto& f32(uint32_t field, float v) {
-        key(field, 5);
-        uint32_t bits;
-        std::memcpy(&bits, &v, 4);
-        for (int k = 0; k < 4; ++k) b += char(uint8_t(bits >> (8 * k)));
-        return *this;
-    }
-    Proto& bytes(uint32_t field, const std::string& s) {
-        key(field, 2), raw_varint(s.size()), b += s;
-        return *this;
-    }
-    Proto& msg(uint32_t field, const Proto& p) { return bytes(field, p.b); }
-    Proto& packed(uint32_t field, const std::vector<int64_t>& v) {
-        Proto p;
-        for (int64_t x : v) p.raw_varint(uint64_t(x));
-        return bytes(field, p.b);
-    }
-    Bytes data() const { return Bytes(b.begin(), b.end()); }
-};
+using ursa_test::Proto;
 
 std::string float_bytes(const std::vector<float>& v) {
     std::string s(v.size() * 4, '\0');

@@ -17,29 +17,11 @@
 #include <vector>
 
 #include "ursa/commands.h"
+#include "../core/proto_writer.h"
 
 namespace {
 
-// ---- A tiny protobuf writer (as tests/core/test_onnx_engine.cpp's).
-struct Proto {
-    std::string b;
-    void key(uint32_t field, int wire) { raw_varint((uint64_t(field) << 3) | uint64_t(wire)); }
-    void raw_varint(uint64_t v) {
-        while (v >= 0x80) b += char(uint8_t(v | 0x80)), v >>= 7;
-        b += char(uint8_t(v));
-    }
-    Proto& varint(uint32_t field, int64_t v) { return key(field, 0), raw_varint(uint64_t(v)), *this; }
-    Proto& bytes(uint32_t field, const std::string& s) {
-        key(field, 2), raw_varint(s.size()), b += s;
-        return *this;
-    }
-    Proto& msg(uint32_t field, const Proto& p) { return bytes(field, p.b); }
-    Proto& packed(uint32_t field, const std::vector<int64_t>& v) {
-        Proto p;
-        for (int64_t x : v) p.raw_varint(uint64_t(x));
-        return bytes(field, p.b);
-    }
-};
+using ursa_test::Proto;
 
 uint32_t g_seed = 12345;
 float rnd() {  // in [-1, 1)
