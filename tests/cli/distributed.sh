@@ -56,17 +56,21 @@ check "2 ranks x batch 8 start 2 processes" contains nproc2.err "started 2 proce
 check "rank 0 reports the global batch and synchronized BatchNorm" \
   contains nproc2.out "data parallel: 2 ranks, 8 images per rank and batch (global batch 16), BatchNorm synchronized"
 check "one table: rank 1 prints none" test "$(grep -c '^epoch ' nproc2.out)" -eq 1
-# From scratch, fp32 sums in another order (the batch split over two ranks) move
-# the parameters by rounding, which Adam's first, normalised steps enlarge; one
-# process on 2 threads instead of 1 differs from itself by as much. The 2-rank run
-# must stay within 3x that noise of the 1-process run.
+# From scratch, fp32 sums in another order (the batch split over two ranks, the
+# BatchNorm statistics summed over ranks) move the parameters by rounding, which
+# Adam's first, normalised steps enlarge. One process on 2 threads instead of 1 shows
+# how large that noise is where libtorch's kernels split their sums by thread (it was
+# 1.5e-2 with the old resnet18-width small); with today's --arch small they do not
+# (measured 8.6e-7), so the bound is 3x that noise but at least 5e-3. Measured: 2 ranks
+# 1.05e-3; one process training with batch 8 instead of 16 (what a rank alone would
+# do) 3.7e-2. The tight check is the one from a checkpoint below (1e-4).
 run single2 0 "$ursa" "${train[@]}" --bs 16 --threads 2 --out single2
 read -r noise noise_curve <<<"$(distance single single2)"
 read -r apart apart_curve <<<"$(distance single dist)"
 echo "  1 process, 1 vs 2 threads: parameters ${noise} apart (relative L2), loss curves ${noise_curve}"
 echo "  1 process vs 2 ranks:      parameters ${apart} apart, loss curves ${apart_curve}"
-check "2 ranks x 8 from scratch stay within 3x one process's own rounding noise of 1 x 16" \
-  le "$apart" "$("$py" -c "print(3 * $noise)")"
+check "2 ranks x 8 from scratch stay within 3x one process's own rounding noise (at least 5e-3) of 1 x 16" \
+  le "$apart" "$("$py" -c "print(max(5e-3, 3 * $noise))")"
 check "2 ranks x 8 from scratch: the loss curve stays within 3x that noise (at least 0.03) of 1 x 16" \
   le "$apart_curve" "$("$py" -c "print(max(0.03, 3 * $noise_curve))")"
 check "only rank 0 wrote the run folder" test -f dist/model.safetensors -a -f dist/checkpoint.safetensors
