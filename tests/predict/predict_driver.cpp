@@ -21,84 +21,49 @@
 
 namespace {
 
-using ursa_test::Proto;
+using namespace ursa_test;
 
-uint32_t g_seed = 12345;
-float rnd() {  // in [-1, 1)
-    g_seed = g_seed * 1664525u + 1013904223u;
-    return float(g_seed >> 8) / float(1 << 23) - 1.f;
-}
-
-Proto tensor(const std::string& name, const std::vector<int64_t>& dims, float scale) {
-    int64_t n = 1;
-    for (int64_t d : dims) n *= d;
-    std::vector<float> v(static_cast<size_t>(n));
-    for (float& x : v) x = scale * rnd();
-    std::string raw(v.size() * 4, '\0');
-    std::memcpy(&raw[0], v.data(), raw.size());
-    Proto t;
-    t.packed(1, dims).varint(2, 1).bytes(8, name).bytes(9, raw);
-    return t;
-}
-Proto attr_ints(const std::string& name, const std::vector<int64_t>& v) {
-    return Proto().bytes(1, name).packed(8, v).varint(20, 7);
-}
-Proto attr_int(const std::string& name, int64_t v) {
-    return Proto().bytes(1, name).varint(3, v).varint(20, 2);
-}
-Proto node(const std::string& op, const std::vector<std::string>& in, const std::string& out,
-           const std::vector<Proto>& attrs = {}) {
-    Proto n;
-    for (const auto& s : in) n.bytes(1, s);
-    n.bytes(2, out).bytes(3, out + "_node").bytes(4, op);
-    for (const auto& a : attrs) n.msg(5, a);
-    return n;
-}
-Proto value_info(const std::string& name, const std::vector<int64_t>& dims) {
-    Proto shape;
-    for (int64_t d : dims) shape.msg(1, d < 0 ? Proto().bytes(2, "N") : Proto().varint(1, d));
-    Proto tensor_type;
-    tensor_type.varint(1, 1).msg(2, shape);
-    return Proto().bytes(1, name).msg(2, Proto().msg(1, tensor_type));
+// A float initializer of random values in [-scale, scale) (a new seed each call).
+Proto weights(const std::string& name, const std::vector<int64_t>& dims, float scale) {
+    static uint32_t seed = 12345;
+    size_t n = 1;
+    for (int64_t d : dims) n *= size_t(d);
+    return tensor(name, dims, random_values(n, seed++, scale));
 }
 
 // image [N,3,40,40] -> Conv 3x3/2 (8) -> Relu -> MaxPool 2x2/2 -> Conv 3x3 (8, group 2) -> Relu
 // -> Conv 1x1 (8) -> Add (residual) -> Relu -> GlobalAveragePool -> Flatten -> Gemm -> logits [N,3]
 std::string make_model() {
     Proto g;
-    g.msg(1, node("Conv", {"image", "w1", "b1"}, "c1",
+    g.msg(1, node("Conv", {"image", "w1", "b1"}, {"c1"},
                   {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_ints("pads", {1, 1, 1, 1})}))
-        .msg(1, node("Relu", {"c1"}, "r1"))
-        .msg(1, node("MaxPool", {"r1"}, "p1", {attr_ints("kernel_shape", {2, 2}), attr_ints("strides", {2, 2})}))
-        .msg(1, node("Conv", {"p1", "w2", "b2"}, "c2",
+        .msg(1, node("Relu", {"c1"}, {"r1"}))
+        .msg(1, node("MaxPool", {"r1"}, {"p1"}, {attr_ints("kernel_shape", {2, 2}), attr_ints("strides", {2, 2})}))
+        .msg(1, node("Conv", {"p1", "w2", "b2"}, {"c2"},
                      {attr_ints("kernel_shape", {3, 3}), attr_ints("pads", {1, 1, 1, 1}), attr_int("group", 2)}))
-        .msg(1, node("Relu", {"c2"}, "r2"))
-        .msg(1, node("Conv", {"r2", "w3"}, "c3", {attr_ints("kernel_shape", {1, 1})}))
-        .msg(1, node("Add", {"c3", "p1"}, "s"))
-        .msg(1, node("Relu", {"s"}, "r3"))
-        .msg(1, node("GlobalAveragePool", {"r3"}, "gap"))
-        .msg(1, node("Flatten", {"gap"}, "flat"))
-        .msg(1, node("Gemm", {"flat", "fc_w", "fc_b"}, "logits", {attr_int("transB", 1)}))
-        .msg(5, tensor("w1", {8, 3, 3, 3}, 0.5f))
-        .msg(5, tensor("b1", {8}, 0.1f))
-        .msg(5, tensor("w2", {8, 4, 3, 3}, 0.3f))
-        .msg(5, tensor("b2", {8}, 0.1f))
-        .msg(5, tensor("w3", {8, 8, 1, 1}, 0.3f))
-        .msg(5, tensor("fc_w", {3, 8}, 1.f))
-        .msg(5, tensor("fc_b", {3}, 0.1f))
+        .msg(1, node("Relu", {"c2"}, {"r2"}))
+        .msg(1, node("Conv", {"r2", "w3"}, {"c3"}, {attr_ints("kernel_shape", {1, 1})}))
+        .msg(1, node("Add", {"c3", "p1"}, {"s"}))
+        .msg(1, node("Relu", {"s"}, {"r3"}))
+        .msg(1, node("GlobalAveragePool", {"r3"}, {"gap"}))
+        .msg(1, node("Flatten", {"gap"}, {"flat"}))
+        .msg(1, node("Gemm", {"flat", "fc_w", "fc_b"}, {"logits"}, {attr_int("transB", 1)}))
+        .msg(5, weights("w1", {8, 3, 3, 3}, 0.5f))
+        .msg(5, weights("b1", {8}, 0.1f))
+        .msg(5, weights("w2", {8, 4, 3, 3}, 0.3f))
+        .msg(5, weights("b2", {8}, 0.1f))
+        .msg(5, weights("w3", {8, 8, 1, 1}, 0.3f))
+        .msg(5, weights("fc_w", {3, 8}, 1.f))
+        .msg(5, weights("fc_b", {3}, 0.1f))
         .bytes(2, "predict_asan")
         .msg(11, value_info("image", {-1, 3, 40, 40}))
         .msg(12, value_info("logits", {-1, 3}));
-    Proto m;
-    m.varint(1, 8).msg(8, Proto().bytes(1, "").varint(2, 13)).msg(7, g);
-    const std::pair<const char*, const char*> meta[] = {
-        {"ursa.labels", "[\"circle\",\"square\",\"triangle\"]"},
-        {"ursa.input", "{\"size\":[40,40],\"resize\":\"squish\",\"mean\":[0.485,0.456,0.406],"
-                       "\"std\":[0.229,0.224,0.225]}"},
-        {"ursa.arch", "\"predict_asan\""},
-        {"ursa.version", "\"0.1.0\""}};
-    for (const auto& [k, v] : meta) m.msg(14, Proto().bytes(1, k).bytes(2, v));
-    return m.b;
+    return model_proto(g, {{"ursa.labels", "[\"circle\",\"square\",\"triangle\"]"},
+                           {"ursa.input", "{\"size\":[40,40],\"resize\":\"squish\",\"mean\":[0.485,0.456,0.406],"
+                                          "\"std\":[0.229,0.224,0.225]}"},
+                           {"ursa.arch", "\"predict_asan\""},
+                           {"ursa.version", "\"0.1.0\""}})
+        .b;
 }
 
 int make(const std::string& path) {
