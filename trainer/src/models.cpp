@@ -85,7 +85,7 @@ BodySpec body_spec(const std::string& arch) {
     return spec;
 }
 
-ResNetBodyImpl::ResNetBodyImpl(const BodySpec& s) : spec(s) {
+ResNetBodyImpl::ResNetBodyImpl(const BodySpec& s) {
     conv1 = register_module("conv1", conv(3, s.stem_width, s.stem_kernel, s.stem_stride, s.stem_kernel / 2));
     bn1 = register_module("bn1", nn::BatchNorm2d(s.stem_width));
     if (s.maxpool) maxpool = register_module("maxpool", nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1)));

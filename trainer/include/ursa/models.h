@@ -46,7 +46,6 @@ struct ResNetBodyImpl : torch::nn::Module {
     torch::nn::BatchNorm2d bn1{nullptr};
     torch::nn::MaxPool2d maxpool{nullptr};  // null when the spec has none
     torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
-    BodySpec spec;
     int64_t features = 512;  // channels of the last layer
 };
 TORCH_MODULE(ResNetBody);
