@@ -1,9 +1,10 @@
-// Benchmark (not a test): one image through the classifier, batch 1, on one thread:
+// Benchmark (not a test): one image through the classifier, batch 1, on N threads (1 by default):
 // core's own engine (the exported model.onnx, BatchNorm folded) next to libtorch (the
 // run's model in eval mode, as `ursa train` left it). Both get the same random input;
 // the largest logit difference is printed as a sanity check (it should be ~1e-5).
-// usage: ursa_bench_engine RUN_DIR MODEL.onnx [--runs 20] [--warmup 3]
-// Prints one JSON line: {"size":[H,W],"engine_ms":…,"torch_ms":…,"max_abs_diff":…} (medians).
+// usage: ursa_bench_engine RUN_DIR MODEL.onnx [--runs 20] [--warmup 3] [--threads 1]
+//   --threads N  both runtimes' intra-op threads (0 = all cores)
+// Prints one JSON line: {"size":[H,W],"engine_ms":…,"torch_ms":…,"max_abs_diff":…,"threads":N} (medians).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -43,17 +44,20 @@ int fail(const std::string& message) {
 
 int main(int argc, char** argv) {
     if (argc < 3) {
-        std::fprintf(stderr, "usage: %s RUN_DIR MODEL.onnx [--runs 20] [--warmup 3]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s RUN_DIR MODEL.onnx [--runs 20] [--warmup 3] [--threads 1]\n", argv[0]);
         return 2;
     }
     const std::string run_dir = argv[1], model_path = argv[2];
-    int runs = 20, warmup = 3;
+    int runs = 20, warmup = 3, threads = 1;
     for (int i = 3; i + 1 < argc; i += 2) {
         const std::string flag = argv[i];
         if (flag == "--runs") runs = std::max(1, std::atoi(argv[i + 1]));
         else if (flag == "--warmup") warmup = std::max(0, std::atoi(argv[i + 1]));
+        else if (flag == "--threads") threads = std::max(0, std::atoi(argv[i + 1]));
+        else return fail("unknown option " + flag);
     }
-    torch::set_num_threads(1);
+    threads = ursa::set_engine_threads(threads);
+    torch::set_num_threads(threads);
     torch::set_num_interop_threads(1);
 
     auto config = ursa::read_run_config(run_dir);
@@ -89,7 +93,7 @@ int main(int argc, char** argv) {
     double diff = 0;
     for (int64_t i = 0; i < ref.numel(); ++i)
         diff = std::max(diff, static_cast<double>(std::fabs(engine_out.data[size_t(i)] - ref.data_ptr<float>()[i])));
-    std::printf("{\"size\":[%lld,%lld],\"engine_ms\":%.3f,\"torch_ms\":%.3f,\"max_abs_diff\":%.3g,\"runs\":%d}\n",
-                static_cast<long long>(h), static_cast<long long>(w), engine_ms, torch_ms, diff, runs);
+    std::printf("{\"size\":[%lld,%lld],\"engine_ms\":%.3f,\"torch_ms\":%.3f,\"max_abs_diff\":%.3g,\"runs\":%d,\"threads\":%d}\n",
+                static_cast<long long>(h), static_cast<long long>(w), engine_ms, torch_ms, diff, runs, threads);
     return 0;
 }

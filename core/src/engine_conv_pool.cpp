@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "engine_internal.h"
+#include "engine_parallel.h"
 
 namespace ursa::engine {
 namespace {
@@ -106,10 +107,11 @@ std::vector<int64_t> out_shape(const std::vector<int64_t>& x, int64_t channels, 
 
 // ---- Conv
 
-// col[(c*kh + ki)*kw + kj][oy*ow + ox] = x[c][oy*sh - pbh + ki*dh][ox*sw - pbw + kj*dw], 0 outside.
-void im2col(const float* x, int64_t channels, const Geometry& g, float* col) {
+// col[(c*kh + ki)*kw + kj][oy*ow + ox] = x[c][oy*sh - pbh + ki*dh][ox*sw - pbw + kj*dw], 0 outside,
+// for channels [c0, c1).
+void im2col_channels(const float* x, int64_t c0, int64_t c1, const Geometry& g, float* col) {
     const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1], P = OH * OW;
-    for (int64_t c = 0; c < channels; ++c)
+    for (int64_t c = c0; c < c1; ++c)
         for (int64_t ki = 0; ki < g.k[0]; ++ki)
             for (int64_t kj = 0; kj < g.k[1]; ++kj) {
                 float* dst = col + ((c * g.k[0] + ki) * g.k[1] + kj) * P;
@@ -132,6 +134,17 @@ void im2col(const float* x, int64_t channels, const Geometry& g, float* col) {
                     std::fill(dst + hi, dst + OW, 0.f);
                 }
             }
+}
+
+// All channels, split over the engine's threads when the buffer is large.
+void im2col(const float* x, int64_t channels, const Geometry& g, float* col) {
+    if (channels <= 0) return;
+    const int64_t size = channels * g.k[0] * g.k[1] * g.out[0] * g.out[1];
+    const int64_t tasks = size >= (int64_t(1) << 16) ? std::min<int64_t>(channels, 2 * pool_threads()) : 1;
+    const int64_t chunk = (channels + tasks - 1) / tasks;
+    parallel_for((channels + chunk - 1) / chunk, [&](int64_t t) {
+        im2col_channels(x, t * chunk, std::min(channels, (t + 1) * chunk), g, col);
+    });
 }
 
 // im2col's buffer, shared by every Conv of the thread (sized by the largest).

@@ -10,6 +10,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -992,3 +993,84 @@ TEST_CASE("fused Relus, packed weights and reused buffers give the same values r
         if (t == 1) CHECK_FALSE((*e)->run(Tensor{{1, 2, 4, 4}, std::vector<float>(32)}).ok());
     }
 }
+
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+constexpr bool kThreads = false;  // this wasm build has one thread
+#else
+constexpr bool kThreads = true;
+#endif
+
+TEST_CASE("the engine's threads: set_engine_threads, and the same bits on 1, 2 and 3 threads") {
+    const int before = ursa::engine_threads();
+    CHECK(before >= 1);
+    CHECK(ursa::set_engine_threads(3) == (kThreads ? 3 : 1));
+    CHECK(ursa::engine_threads() == (kThreads ? 3 : 1));
+    CHECK(ursa::set_engine_threads(-5) == ursa::set_engine_threads(0));  // both: the default
+    CHECK(ursa::set_engine_threads(1000) == (kThreads ? 64 : 1));
+
+    // A ResNet-18 at 64 px, batch 2: its GEMMs are split by columns (P = 1024 ... 64)
+    // and by rows (P = 16 and 4, M = 256 and 512), its im2col by channels.
+    Bytes m = ResNetBuilder().build(64, 10);
+    auto e = Engine::load(m.data(), m.size());
+    REQUIRE_MESSAGE(e.ok(), e.error().message);
+    const Tensor x{{2, 3, 64, 64}, random_values(2 * 3 * 64 * 64, 7)};
+    // A product too wide for one column block and with M % 8 != 0 (rows split unevenly).
+    Tensor a{{1, 37, 700}, random_values(37 * 700, 8)}, b{{700, 1100}, random_values(700 * 1100, 9)};
+    Proto g;
+    g.msg(1, node("MatMul", {"a", "b"}, {"y"}))
+        .msg(11, value_info("a", a.shape))
+        .msg(11, value_info("b", b.shape))
+        .msg(12, value_info("y", {}));
+    Bytes mm = model(g);
+    auto mat = Engine::load(mm.data(), mm.size());
+    REQUIRE(mat.ok());
+
+    std::vector<Tensor> want;
+    for (int threads : {1, 2, 3, 2}) {
+        INFO(threads << " threads");
+        REQUIRE(ursa::set_engine_threads(threads) == (kThreads ? threads : 1));
+        for (int repeat = 0; repeat < 3; ++repeat) {
+            auto y = (*e)->run(x);
+            REQUIRE_MESSAGE(y.ok(), y.error().message);
+            auto z = (*mat)->run_all({a, b});
+            REQUIRE_MESSAGE(z.ok(), z.error().message);
+            if (want.empty()) {
+                want = {*y, (*z)[0]};
+                continue;
+            }
+            REQUIRE(y->data.size() == want[0].data.size());
+            REQUIRE((*z)[0].data.size() == want[1].data.size());
+            CHECK(std::memcmp(y->data.data(), want[0].data.data(), y->data.size() * sizeof(float)) == 0);
+            CHECK(std::memcmp((*z)[0].data.data(), want[1].data.data(), want[1].data.size() * sizeof(float)) == 0);
+        }
+    }
+    ursa::set_engine_threads(before);
+}
+
+#if !defined(__EMSCRIPTEN__)
+TEST_CASE("engines run from several threads at once while the pool is in use") {
+    // Only one caller at a time runs on the pool; the others run on their own thread.
+    ursa::set_engine_threads(2);
+    Bytes m = ResNetBuilder().build(32, 4);
+    auto e = Engine::load(m.data(), m.size());
+    REQUIRE_MESSAGE(e.ok(), e.error().message);
+    const Tensor x{{1, 3, 32, 32}, random_values(3 * 32 * 32, 3)};
+    auto want = (*e)->run(x);
+    REQUIRE(want.ok());
+    std::vector<int> same(4, 0);
+    std::vector<std::thread> callers;
+    for (int t = 0; t < 4; ++t)
+        callers.emplace_back([&, t] {
+            // Each thread its own Engine (an Engine's buffers are not shared between callers).
+            auto mine = Engine::load(m.data(), m.size());
+            if (!mine.ok()) return;
+            for (int k = 0; k < 3; ++k) {
+                auto y = (*mine)->run(x);
+                if (y.ok() && y->data == want->data) ++same[size_t(t)];
+            }
+        });
+    for (auto& c : callers) c.join();
+    CHECK(same == std::vector<int>{3, 3, 3, 3});
+    ursa::set_engine_threads(0);
+}
+#endif

@@ -17,6 +17,14 @@ struct Tensor {
     std::vector<float> data;
 };
 
+// Threads the engine's kernels run on, the calling thread included, for every Engine
+// of the process. The default is every hardware thread the process may use natively
+// (and in a wasm build with pthreads), 1 in a wasm build without them. 0 restores the
+// default; the count is clamped to what the build can start. Returns the count in use.
+// Results do not depend on it.
+int set_engine_threads(int threads);
+int engine_threads();
+
 class Engine {
   public:
     // Parses and plans the graph. Unsupported operators, data types or attributes
