@@ -220,5 +220,9 @@ EMSCRIPTEN_BINDINGS(ursa_core) {
     emscripten::function("version", &version);
     emscripten::function("simd", &simd);
     emscripten::function("loadEngine", &load_engine);
+    // setEngineThreads(n) -> the count in use (1 in the build without threads; at most
+    // the worker pool + 1 in ursa_core_mt); engineThreads() -> the count in use.
+    emscripten::function("setEngineThreads", &ursa::set_engine_threads);
+    emscripten::function("engineThreads", &ursa::engine_threads);
     emscripten::class_<EngineHandle>("Engine").function("run", &EngineHandle::run);
 }

@@ -43,8 +43,13 @@ thread_local bool t_in_task = false;
 
 class Pool {
   public:
+    // For the kernels' split decisions: no lock (they may run inside a task).
+    int planned() const { return wanted_.load(std::memory_order_relaxed); }
+
+    // The workers are started here, so that the count is what the build could start.
     int threads() {
         std::lock_guard<std::mutex> use(use_);
+        start_workers();
         return wanted_;
     }
 
@@ -54,12 +59,14 @@ class Pool {
         n = std::clamp(n, 1, threads_supported() ? kMaxThreads : 1);
         if (n - 1 < int(workers_.size())) stop_workers();
         wanted_ = n;
+        start_workers();
         return wanted_;
     }
 
     void run(int64_t tasks, const std::function<void(int64_t)>& task) {
         std::unique_lock<std::mutex> use(use_, std::try_to_lock);
-        if (!use || t_in_task || wanted_ <= 1 || tasks <= 1 || !start_workers()) {
+        if (use && !t_in_task && tasks > 1) start_workers();  // first use: they start lazily
+        if (!use || t_in_task || wanted_ <= 1 || tasks <= 1 || workers_.empty()) {
             for (int64_t t = 0; t < tasks; ++t) task(t);
             return;
         }
@@ -120,8 +127,8 @@ class Pool {
         }
     }
 
-    // Starts the missing workers (with use_ held); false if none can run.
-    bool start_workers() {
+    // Starts the missing workers (with use_ held); wanted_ becomes what could start.
+    void start_workers() {
 #if defined(URSA_ENGINE_THREADS)
         while (int(workers_.size()) < wanted_ - 1) {
             pthread_t th;
@@ -140,9 +147,6 @@ class Pool {
             }
             workers_.push_back(th);
         }
-        return !workers_.empty();
-#else
-        return false;
 #endif
     }
 
@@ -161,7 +165,7 @@ class Pool {
     }
 
     std::mutex use_;  // held by the thread running tasks on the pool, and while it changes
-    int wanted_ = hardware_threads();
+    std::atomic<int> wanted_{hardware_threads()};  // written with use_ held
 #if defined(URSA_ENGINE_THREADS)
     std::vector<pthread_t> workers_;
 #else
@@ -195,7 +199,7 @@ bool threads_supported() {
 }
 
 int pool_threads() {
-    return pool().threads();
+    return pool().planned();
 }
 
 int set_pool_threads(int n) {
@@ -213,6 +217,6 @@ int set_engine_threads(int threads) {
     return engine::set_pool_threads(threads);
 }
 int engine_threads() {
-    return engine::pool_threads();
+    return engine::pool().threads();
 }
 }  // namespace ursa

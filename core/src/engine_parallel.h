@@ -11,7 +11,8 @@ namespace ursa::engine {
 // True if this build can run more than one thread.
 bool threads_supported();
 
-// Threads in use now, the caller included (1 = everything on the calling thread).
+// Threads the kernels plan for, the caller included (1 = everything on the calling
+// thread): the count set, lowered once a worker could not be started. Takes no lock.
 int pool_threads();
 
 // Sets how many threads the kernels use, the caller included; 0 = the default (every

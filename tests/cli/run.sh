@@ -188,6 +188,11 @@ PY
 check "predict --json follows the contract, errors per file" grep -q "predict ok" predict_check.out || cat predict_check.out
 run predict_again 1 "$ursa" predict model.onnx data/red/red_00.PNG data/blue/blue_03.jpg data/red/corrupt.jpg missing.jpg --json --top 3
 check "predict is deterministic" cmp -s predict_json.out predict_again.out
+run predict_1thread 1 "$ursa" predict model.onnx data/red/red_00.PNG data/blue/blue_03.jpg data/red/corrupt.jpg missing.jpg --json --top 3 --threads 1
+check "predict --threads 1 gives the same JSON as all cores" cmp -s predict_json.out predict_1thread.out
+check "predict names its thread count" grep -qE 'per file \(read, decode, preprocess, model; 1 thread\)' predict_1thread.err
+run predict_bad_threads 2 "$ursa" predict model.onnx data/red/red_00.PNG --threads 65
+check "predict --threads 65 is refused" contains predict_bad_threads.err "--threads"
 run predict_table 0 "$ursa" predict model.onnx data/green/green_00.PNG --top 2
 check "predict prints a table with 2 labels" test "$(grep -cE '^  (blue|green|red) +[01]\.[0-9]{4}$' predict_table.out)" -eq 2
 check "predict reports the time per file on stderr" grep -qE '^1 file\(s\) in [0-9.]+ s: [0-9.]+ ms per file' predict_table.err

@@ -11,6 +11,9 @@ void add_predict(CLI::App& app, Run& run) {
     sub->add_option("--top", o->top, "How many labels to show per file")->check(CLI::Range(1, 1000))->capture_default_str();
     sub->add_flag("--json", o->json, "Print one JSON array: [{file,label,prob,top:[{label,prob}]}] or {file,error}");
     sub->add_option("--max-pixels", o->max_pixels, "Refuse images larger than this many pixels")->capture_default_str();
+    sub->add_option("--threads", o->threads, "Threads the model runs on (0 = all cores; the results do not depend on it)")
+        ->check(CLI::Range(0, 64))
+        ->capture_default_str();
     sub->callback([o, &run] { run = [o] { return predict(*o); }; });
 }
 

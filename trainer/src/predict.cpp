@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "ursa/commands.h"
+#include "ursa/engine.h"
 #include "ursa/io.h"
 #include "ursa/json.h"
 #include "ursa/predictor.h"
@@ -34,6 +35,7 @@ int predict(const PredictOptions& o) {
         std::fprintf(stderr, "error: %s: %s\n", o.model.c_str(), predictor.error().message.c_str());
         return 2;
     }
+    const int threads = set_engine_threads(o.threads);
     const DecodeOptions decode{o.max_pixels};
     int failed = 0;
     const auto t0 = std::chrono::steady_clock::now();
@@ -58,8 +60,9 @@ int predict(const PredictOptions& o) {
     if (failed && o.json) std::fprintf(stderr, "%d of %zu file(s) failed\n", failed, o.files.size());
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!o.files.empty())  // on stderr: stdout stays the table or the JSON
-        std::fprintf(stderr, "%zu file(s) in %.3f s: %.1f ms per file (read, decode, preprocess, model)\n",
-                     o.files.size(), secs, 1000 * secs / static_cast<double>(o.files.size()));
+        std::fprintf(stderr, "%zu file(s) in %.3f s: %.1f ms per file (read, decode, preprocess, model; %d thread%s)\n",
+                     o.files.size(), secs, 1000 * secs / static_cast<double>(o.files.size()), threads,
+                     threads == 1 ? "" : "s");
     return failed ? 1 : 0;
 }
 

@@ -23,6 +23,7 @@ struct PredictOptions {
     int top = 3;
     bool json = false;
     long long max_pixels = 50'000'000;
+    int threads = 0;  // the engine's threads (0 = every core)
 };
 int predict(const PredictOptions& options);
 
