@@ -64,10 +64,10 @@ function describeBackend(b) {
   backendEl.dataset.backend = b.backend;
   backendEl.dataset.threads = String(b.threads);
   backendEl.dataset.isolated = String(b.isolated);
-  // Core's engine runs on one thread in the browser, headers or not.
+  // Both runtimes use threads only where the page is cross-origin isolated.
   const threads = b.threads > 1
     ? `${b.threads} threads (cross-origin isolated)`
-    : `1 thread${b.isolated || b.backend === 'ursa' ? '' : ' (the host sends no COOP/COEP headers)'}`;
+    : `1 thread${b.isolated ? '' : ' (the host sends no COOP/COEP headers)'}`;
   backendEl.textContent = [`Inference: ${b.name} ${b.version || ''}`.trim(),
     `WebAssembly${b.simd ? ' SIMD' : ''}`, threads,
     `model load ${Math.round(b.loadMs)} ms, warm-up run ${Math.round(b.warmupMs)} ms`].join(' · ');

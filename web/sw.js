@@ -16,7 +16,9 @@ const CACHE = `${PREFIX}${VERSION}`;
 const MANIFEST = '.ursa-build.json';  // cache key of the version's file list, in its cache
 // On the first visit the page's worker downloads these at once itself: they are
 // cached in passing (below), never downloaded twice.
-const IN_PASSING = new Set(['model.onnx', 'ort/ort-wasm-simd-threaded.wasm']);
+// Core's pthreads build is only loaded by ?backend=ursa on an isolated page.
+const IN_PASSING = new Set(['model.onnx', 'ort/ort-wasm-simd-threaded.wasm', 'core/ursa_core_mt.mjs',
+  'core/ursa_core_mt.wasm', 'core/ursa_core_mt.worker.js']);
 
 const scope = new URL(self.registration.scope);
 const urlOf = (path) => new URL(path, scope).href;

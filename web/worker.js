@@ -1,6 +1,8 @@
 // Ursa page, worker: core.wasm (decode + resize + normalise, the same C++ as training)
 // → the model, run by ONNX Runtime Web (wasm backend; ?backend=ort, the default) or by
-// core's own engine in the same core.wasm (?backend=ursa) → core.wasm (softmax + top-k).
+// core's own engine in the same core.wasm (?backend=ursa; on a cross-origin isolated page
+// core's pthreads build, ursa_core_mt, so that the engine runs on threads) → core.wasm
+// (softmax + top-k).
 // Every file comes from this site: ./core/ (Ursa's wasm), ./ort/ (ONNX Runtime Web, loaded
 // only for ?backend=ort), ./model.onnx.
 // One photo at a time: its bytes, pixels and tensors are released before the next.
@@ -34,22 +36,36 @@ function loadRuntimes() {
 async function loadRuntimesOnce() {
   post({ type: 'status', state: 'loading', message: 'Loading the classifier runtime…' });
   const here = new URL('./', import.meta.url);
+  const threads = threadCount();
+  // Core's engine on several threads: core's pthreads build (its own pool of workers),
+  // where the page is cross-origin isolated; else the single-thread build.
+  const coreThreaded = backend === 'ursa' && threads > 1;
   const [coreModule, ortModule] = await Promise.all([
-    import('./core/ursa_core.mjs').catch((e) => { throw new Error(`core/ursa_core.mjs: ${errorText(e)}`); }),
+    (coreThreaded ? import('./core/ursa_core_mt.mjs').catch(() => null) : Promise.resolve(null))
+      .then((m) => m || import('./core/ursa_core.mjs'))
+      .catch((e) => { throw new Error(`core/ursa_core.mjs: ${errorText(e)}`); }),
     backend === 'ort'
       ? import('./ort/ort.wasm.min.mjs').catch((e) => { throw new Error(`ort/ort.wasm.min.mjs: ${errorText(e)}`); })
       : null,  // core's engine is in core.wasm: no ONNX Runtime download
   ]);
+  const locateFile = (path) => new URL(`core/${path}`, here).href;
   try {
-    core = await coreModule.default({ locateFile: (path) => new URL(`core/${path}`, here).href });
+    core = await coreModule.default(coreThreaded ? { locateFile, ursaPoolSize: threads - 1 } : { locateFile });
   } catch (e) {
-    throw new Error(`core/ursa_core.wasm could not start: ${errorText(e)}`);
+    if (!coreThreaded) throw new Error(`core/ursa_core.wasm could not start: ${errorText(e)}`);
+    // The threads build could not start (e.g. workers refused): one thread is still right.
+    try {
+      core = await (await import('./core/ursa_core.mjs')).default({ locateFile });
+    } catch (e2) {
+      throw new Error(`core/ursa_core.wasm could not start: ${errorText(e2)}`);
+    }
   }
+  if (backend === 'ursa' && core.setEngineThreads) core.setEngineThreads(threads);
   if (!ortModule) return;
   ort = ortModule;
   // Self-hosted runtime files; threads only where the page is cross-origin isolated.
   ort.env.wasm.wasmPaths = new URL('ort/', here).href;
-  ort.env.wasm.numThreads = threadCount();
+  ort.env.wasm.numThreads = threads;
   ort.env.logLevel = 'error';
 }
 
@@ -65,8 +81,8 @@ function threadCount() {
 function backendInfo(loadMs, warmupMs) {
   const isolated = Boolean(self.crossOriginIsolated);
   if (backend === 'ursa') {
-    // core's engine in core.wasm: single-threaded in the browser (no pthreads build).
-    return { backend, name: "Ursa's engine", version: core.version(), threads: 1, simd: core.simd(),
+    // core's engine: its pthreads build's threads where the page is isolated, else 1.
+    return { backend, name: "Ursa's engine", version: core.version(), threads: core.engineThreads(), simd: core.simd(),
       isolated, loadMs, warmupMs };
   }
   return {

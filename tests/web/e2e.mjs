@@ -379,7 +379,10 @@ async function main() {
     if (args.offline) await checkOffline(page, context, args);
 
     // 8. optional: threads where the host sends COOP/COEP (and the CSP as a header)
-    if (args.isolatedSite) await checkIsolated(browser, args);
+    if (args.isolatedSite) {
+      await checkIsolated(browser, args);
+      await checkIsolated(browser, args, 'ursa');
+    }
 
     // 8b. no service worker and no headers: not isolated, one thread, the same results
     await checkSingleThread(browser, args);
@@ -644,34 +647,58 @@ async function checkDark(browser, args, lightBackground) {
 }
 
 // Served with COOP/COEP (and, with --csp-header, the CSP as a header too): the page is
-// cross-origin isolated, ONNX Runtime uses threads, and the results are the same.
-async function checkIsolated(browser, args) {
+// cross-origin isolated, ONNX Runtime (or, with ?backend=ursa, core's engine in core's
+// pthreads build) uses threads, and the results are the same.
+async function checkIsolated(browser, args, backend = 'ort') {
   const context = await newContext(browser);
+  const where = backend === 'ursa' ? 'isolated site, ?backend=ursa' : 'isolated site';
   try {
     const page = await context.newPage();
     const workers = [];
     page.on('worker', (w) => workers.push(w.url()));
+    const requested = [];
+    context.on('request', (r) => requested.push(r.url()));
     const errors = [];
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-    await page.goto(args.isolatedSite, { waitUntil: 'load', timeout: args.timeout });
+    const url = new URL(args.isolatedSite);
+    if (backend === 'ursa') url.searchParams.set('backend', 'ursa');
+    await page.goto(url.href, { waitUntil: 'load', timeout: args.timeout });
     const status = await settledStatus(page, args.timeout).catch((e) => ({ state: 'timeout', text: e.message }));
-    if (!check(`isolated site (COOP/COEP${args.cspHeader ? '/CSP' : ''} headers): page ready`, status.state === 'ready', `${status.state}: ${status.text}`)) return;
-    const b = await checkBackend(page, 'isolated site', { isolated: true, threads: (n) => n > 1 });
-    const pool = workers.filter((u) => /ort-wasm-simd-threaded\.mjs/.test(u)).length;
-    check('isolated site: ONNX Runtime started its thread pool (workers beside the page\'s own)',
-      pool >= b.threads - 1 && pool > 0, `${pool} ORT thread worker(s): ${workers.join(', ')}`);
+    if (!check(`${where} (COOP/COEP${args.cspHeader ? '/CSP' : ''} headers): page ready`, status.state === 'ready', `${status.state}: ${status.text}`)) return;
+    if (backend === 'ursa') {
+      const b = await page.evaluate(() => {
+        const el = document.querySelector('#backend');
+        return { text: el.textContent, backend: el.dataset.backend, threads: Number(el.dataset.threads),
+          isolated: el.dataset.isolated };
+      });
+      const many = os.cpus().length >= 2;
+      check(`${where}: core's engine runs on ${many ? 'several threads' : '1 thread (1 core)'}, and the footer says so`,
+        b.backend === 'ursa' && b.isolated === 'true' && (many ? b.threads > 1 : b.threads === 1)
+        && b.text.startsWith("Inference: Ursa's engine")
+        && b.text.includes(b.threads > 1 ? `${b.threads} threads (cross-origin isolated)` : '1 thread'), b.text);
+      const pool = workers.filter((u) => /ursa_core_mt\.worker\.js$/.test(u)).length;
+      // (The service worker's install fetches every file of the site, ONNX Runtime's too.)
+      check(`${where}: core's pthreads build runs it, with one pool worker per extra thread`,
+        pool === b.threads - 1 && requested.some((u) => /ursa_core_mt\.wasm$/.test(u)) === (b.threads > 1),
+      `${pool} engine worker(s) for ${b.threads} threads: ${workers.join(', ')}`);
+    } else {
+      const b = await checkBackend(page, where, { isolated: true, threads: (n) => n > 1 });
+      const pool = workers.filter((u) => /ort-wasm-simd-threaded\.mjs/.test(u)).length;
+      check(`${where}: ONNX Runtime started its thread pool (workers beside the page's own)`,
+        pool >= b.threads - 1 && pool > 0, `${pool} ORT thread worker(s): ${workers.join(', ')}`);
+    }
     await page.setInputFiles('#files', args.photo);
     await waitResults(page, 1, args.timeout);
     const r = await lastResult(page);
     if (args.expectJson) {
       const expected = expectedFor(args.expectJson, args.photo);
-      check('isolated site: threaded result equals ursa predict (label, prob within 1e-3)', !r.error
+      check(`${where}: threaded result equals ursa predict (label, prob within 1e-3)`, !r.error
         && r.label === expected.label && Math.abs(Number(r.prob) - expected.prob) <= PROB_TOLERANCE,
       r.error || `${r.label} ${r.prob} vs ${expected.label} ${expected.prob}`);
     }
     const violations = await page.evaluate(() => window.__csp);
-    check(`isolated site: no CSP violations or errors${args.cspHeader ? ' (workers under the header policy too)' : ''}`,
+    check(`${where}: no CSP violations or errors${args.cspHeader ? ' (workers under the header policy too)' : ''}`,
       violations.length === 0 && errors.length === 0, JSON.stringify(violations) + errors.join(' | '));
   } finally {
     await context.close();
@@ -829,9 +856,9 @@ async function checkUrsaBackend(browser, args) {
       return { text: el.textContent, backend: el.dataset.backend, threads: el.dataset.threads,
         credits: document.querySelector('.credits').textContent };
     });
-    check("the footer says Ursa's engine runs the model (WebAssembly SIMD, 1 thread), not ONNX Runtime",
+    check("the footer says Ursa's engine runs the model (WebAssembly SIMD, 1 thread: not isolated), not ONNX Runtime",
       b.backend === 'ursa' && b.threads === '1'
-      && /^Inference: Ursa's engine \d+\.\d+\.\d+ · WebAssembly SIMD · 1 thread · model load \d+ ms, warm-up run \d+ ms$/.test(b.text)
+      && /^Inference: Ursa's engine \d+\.\d+\.\d+ · WebAssembly SIMD · 1 thread \(the host sends no COOP\/COEP headers\) · model load \d+ ms, warm-up run \d+ ms$/.test(b.text)
       && b.credits.includes("inference with Ursa's engine") && !/ONNX Runtime/.test(b.text + b.credits),
     `${b.backend}: ${b.text} / ${b.credits}`);
 
@@ -852,7 +879,8 @@ async function checkUrsaBackend(browser, args) {
     if (args.proofDir) await checkProof(page, args, 'ursa');
 
     const ort = requested.filter((u) => /\/ort\//.test(u));
-    check('ONNX Runtime Web is not downloaded', ort.length === 0 && requested.some((u) => /ursa_core\.wasm$/.test(u)),
+    check('ONNX Runtime Web is not downloaded, nor core\'s pthreads build (the page is not isolated)', ort.length === 0
+      && requested.some((u) => /ursa_core\.wasm$/.test(u)) && !requested.some((u) => /ursa_core_mt/.test(u)),
       ort.join(', ') || `${requested.length} requests`);
     const violations = await page.evaluate(() => window.__csp);
     check('no CSP violations or errors (glue linked with -sDYNAMIC_EXECUTION=0)', violations.length === 0

@@ -171,7 +171,8 @@ free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0
 port=$(free_port)
 port2=$(free_port)
 # core is linked with -sDYNAMIC_EXECUTION=0: its glue must not build code at run time.
-if grep -q "new Function\|eval(" "$work/site/core/ursa_core.mjs"; then
+if grep -q "new Function\|eval(" "$work/site/core/ursa_core.mjs" "$work/site/core/ursa_core_mt.mjs" \
+    "$work/site/core/ursa_core_mt.worker.js"; then
   echo "FAIL core's bindings build functions at run time (new Function/eval): a CSP header would break the page"
   exit 1
 fi

@@ -21,7 +21,8 @@ namespace {
 // Files of onnxruntime-web's dist/ that the wasm-only entry point loads.
 const std::vector<std::string> kOrtFiles = {"ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs",
                                             "ort-wasm-simd-threaded.wasm"};
-const std::vector<std::string> kCoreFiles = {"ursa_core.mjs", "ursa_core.wasm"};
+const std::vector<std::string> kCoreFiles = {"ursa_core.mjs", "ursa_core.wasm", "ursa_core_mt.mjs",
+                                             "ursa_core_mt.wasm", "ursa_core_mt.worker.js"};
 // Source files of web/ that are not part of the site.
 const std::set<std::string> kNotShipped = {"package.json", "package-lock.json", "node_modules", "README.md"};
 constexpr const char* kSiteMarker = ".ursa-site";
