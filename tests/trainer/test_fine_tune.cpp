@@ -87,6 +87,25 @@ TEST_CASE("Adam follows fastai's formula: decoupled weight decay, debiased momen
     CHECK_FALSE(wrong.load_state(state).empty());
 }
 
+TEST_CASE("--label-smoothing is fastai's LabelSmoothingCrossEntropy: (1-eps) nll + eps/C sum(-log_softmax)") {
+    const torch::Tensor logits = torch::tensor({2.0f, 1.0f, 0.0f, 0.0f, 0.0f, 3.0f}).view({2, 3});
+    const torch::Tensor targets = torch::tensor({0, 2}, torch::kLong);
+    // The formula in doubles: lse = log sum exp per row, log p = x - lse.
+    const double lse0 = std::log(std::exp(2.0) + std::exp(1.0) + 1.0), lse1 = std::log(2.0 + std::exp(3.0));
+    const double nll = ((lse0 - 2) + (lse1 - 3)) / 2;                             // mean -log p[target]
+    const double smooth = ((3 * lse0 - 3) + (3 * lse1 - 3)) / 2;                  // mean sum_c -log p[c]
+    const double expected = 0.1 / 3 * smooth + 0.9 * nll;
+    CHECK(expected == doctest::Approx(0.4012644604326706).epsilon(1e-12));
+    CHECK(classification_loss(logits, targets, 0.1).item<double>() == doctest::Approx(expected).epsilon(1e-6));
+    CHECK(classification_loss(logits, targets, 0.1, /*sum=*/true).item<double>() ==
+          doctest::Approx(2 * expected).epsilon(1e-6));
+    // eps 0 is plain cross-entropy (the default), and equals PyTorch's label_smoothing option.
+    CHECK(classification_loss(logits, targets, 0.0).item<double>() == doctest::Approx(nll).epsilon(1e-6));
+    const auto opts = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(0.1);
+    CHECK(classification_loss(logits, targets, 0.1).item<double>() ==
+          doctest::Approx(torch::nn::functional::cross_entropy(logits, targets, opts).item<double>()).epsilon(1e-6));
+}
+
 TEST_CASE("Adam skips parameters without a gradient (frozen)") {
     torch::Tensor w = torch::ones({2, 2}).set_requires_grad(true);
     Adam opt({{w}}, 0.5);

@@ -100,6 +100,11 @@ void add_train(CLI::App& app, Run& run, std::vector<std::string> argv) {
         ->check(CLI::Range(0, 1000))
         ->capture_default_str();
     sub->add_option("--wd", o->weight_decay, "Weight decay (decoupled)")->capture_default_str();
+    sub->add_option("--label-smoothing", o->label_smoothing,
+                    "fastai's LabelSmoothingCrossEntropy with this eps (e.g. 0.1) as the loss, training and "
+                    "validation; 0 = plain cross-entropy")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
     sub->add_option("--limit-train", o->limit_train, "Train on a random subset of N training images (0 = all)")
         ->check(CLI::NonNegativeNumber);
     sub->add_option("--nproc", o->nproc,

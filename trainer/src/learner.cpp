@@ -88,6 +88,22 @@ double OneCycle::momentum(double pos) const {
     return sched_cos(0.85, 0.95, (pos - pct_start) / (1 - pct_start));
 }
 
+torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tensor& targets, double eps, bool sum) {
+    namespace F = torch::nn::functional;
+    if (eps <= 0) {
+        return sum ? F::cross_entropy(logits, targets, F::CrossEntropyFuncOptions().reduction(torch::kSum))
+                   : F::cross_entropy(logits, targets);
+    }
+    // ref: fastai losses.py LabelSmoothingCrossEntropy (reduction mean or sum alike for both terms).
+    const torch::Tensor log_preds = torch::log_softmax(logits, -1);
+    const double classes = static_cast<double>(logits.size(-1));
+    torch::Tensor smooth = -log_preds.sum(-1);
+    torch::Tensor nll = -log_preds.gather(1, targets.view({-1, 1})).squeeze(1);
+    smooth = sum ? smooth.sum() : smooth.mean();
+    nll = sum ? nll.sum() : nll.mean();
+    return smooth * (eps / classes) + nll * (1 - eps);
+}
+
 InputSpec input_spec(const TrainOptions& o) {
     InputSpec spec;
     spec.height = spec.width = o.size;
@@ -221,7 +237,7 @@ double Learner::step(const Batch& b, const std::vector<double>& lrs, double mom)
     if (cuda) at::autocast::set_enabled(false);
     else at::autocast::set_cpu_enabled(false);
     if (options.bf16) at::autocast::clear_cache();
-    torch::Tensor loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), b.labels.to(device));
+    torch::Tensor loss = classification_loss(logits.to(torch::kFloat32), b.labels.to(device), options.label_smoothing);
     opt.zero_grad();
     if (group) group->begin_gradients();
     loss.backward();
@@ -253,9 +269,7 @@ std::pair<double, double> Learner::validate() {
         Batch b = make_batch(valid_data, idx, spec);
         b.labels = b.labels.to(device);
         torch::Tensor logits = model->forward(b.images.to(device).contiguous(kMemoryFormat)).to(torch::kFloat32);
-        loss_sum += torch::nn::functional::cross_entropy(
-                        logits, b.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                        .item<double>();
+        loss_sum += classification_loss(logits, b.labels, options.label_smoothing, /*sum=*/true).item<double>();
         wrong += logits.argmax(1).ne(b.labels).sum().item<int64_t>();
         bar.update(static_cast<size_t>(k + 1));
     }
@@ -328,6 +342,7 @@ nlohmann::json options_to_json(const TrainOptions& o) {
             {"bs", o.batch_size},
             {"lr", o.lr},
             {"wd", o.weight_decay},
+            {"label_smoothing", o.label_smoothing},
             {"augment", o.augment},
             {"aug_mult", o.aug.mult},
             {"min_scale", o.aug.min_scale},
@@ -359,6 +374,7 @@ Result<TrainOptions> options_from_json(const std::string& text) {
         o.batch_size = j.at("bs");
         o.lr = j.at("lr");
         o.weight_decay = j.at("wd");
+        o.label_smoothing = j.value("label_smoothing", 0.0);
         o.augment = j.at("augment");
         o.aug.mult = j.at("aug_mult");
         o.aug.min_scale = j.value("min_scale", 0.08);

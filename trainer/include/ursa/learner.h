@@ -26,6 +26,7 @@ struct TrainOptions {
     int batch_size = 64;
     double lr = 2e-3;            // peak learning rate of the one-cycle schedule
     double weight_decay = 0.01;
+    double label_smoothing = 0;  // fastai's LabelSmoothingCrossEntropy eps (0 = plain cross-entropy)
     int threads = 0;             // 0 = every core
     bool augment = true;         // fastai's aug_transforms on training batches
     AugOptions aug;
@@ -47,6 +48,12 @@ struct TrainOptions {
     std::string master;              // ADDR:PORT of rank 0's store
     int dist_timeout = 300;          // seconds a rank waits for the others
 };
+
+// The training loss: cross-entropy, or with eps > 0 fastai's
+// LabelSmoothingCrossEntropy, (1 - eps) * nll + eps / C * mean over the batch of
+// -sum_c log_softmax(logits)_c (ref: fastai losses.py). reduction: mean or sum over the batch.
+torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tensor& targets, double eps,
+                                  bool sum = false);
 
 // One fit_one_cycle call of the training plan.
 struct Phase {
