@@ -33,34 +33,41 @@ function loadRuntimes() {
   return runtimesLoading;
 }
 
+// Imports and starts one of core's builds; throws naming the file and the reason.
+async function startCore(name, options) {
+  const module = await import(`./core/${name}.mjs`).catch((e) => { throw new Error(`core/${name}.mjs: ${errorText(e)}`); });
+  try {
+    return await module.default(options);
+  } catch (e) {
+    throw new Error(`core/${name}.wasm could not start: ${errorText(e)}`);
+  }
+}
+
+// Core's pthreads build (its own pool of workers) when the engine is to run on several
+// threads, else, or if that build cannot start (e.g. workers refused), the single-thread one.
+async function loadCore(threads, locateFile) {
+  if (threads > 1) {
+    try {
+      return await startCore('ursa_core_mt', { locateFile, ursaPoolSize: threads - 1 });
+    } catch { /* one thread is still right */ }
+  }
+  return startCore('ursa_core', { locateFile });
+}
+
 async function loadRuntimesOnce() {
   post({ type: 'status', state: 'loading', message: 'Loading the classifier runtime…' });
   const here = new URL('./', import.meta.url);
   const threads = threadCount();
-  // Core's engine on several threads: core's pthreads build (its own pool of workers),
-  // where the page is cross-origin isolated; else the single-thread build.
-  const coreThreaded = backend === 'ursa' && threads > 1;
-  const [coreModule, ortModule] = await Promise.all([
-    (coreThreaded ? import('./core/ursa_core_mt.mjs').catch(() => null) : Promise.resolve(null))
-      .then((m) => m || import('./core/ursa_core.mjs'))
-      .catch((e) => { throw new Error(`core/ursa_core.mjs: ${errorText(e)}`); }),
+  const locateFile = (path) => new URL(`core/${path}`, here).href;
+  let ortModule;
+  [core, ortModule] = await Promise.all([
+    // Threads for core only where core's engine runs the model.
+    loadCore(backend === 'ursa' ? threads : 1, locateFile),
     backend === 'ort'
       ? import('./ort/ort.wasm.min.mjs').catch((e) => { throw new Error(`ort/ort.wasm.min.mjs: ${errorText(e)}`); })
       : null,  // core's engine is in core.wasm: no ONNX Runtime download
   ]);
-  const locateFile = (path) => new URL(`core/${path}`, here).href;
-  try {
-    core = await coreModule.default(coreThreaded ? { locateFile, ursaPoolSize: threads - 1 } : { locateFile });
-  } catch (e) {
-    if (!coreThreaded) throw new Error(`core/ursa_core.wasm could not start: ${errorText(e)}`);
-    // The threads build could not start (e.g. workers refused): one thread is still right.
-    try {
-      core = await (await import('./core/ursa_core.mjs')).default({ locateFile });
-    } catch (e2) {
-      throw new Error(`core/ursa_core.wasm could not start: ${errorText(e2)}`);
-    }
-  }
-  if (backend === 'ursa' && core.setEngineThreads) core.setEngineThreads(threads);
+  if (backend === 'ursa') core.setEngineThreads(threads);
   if (!ortModule) return;
   ort = ortModule;
   // Self-hosted runtime files; threads only where the page is cross-origin isolated.

@@ -264,7 +264,7 @@ void gemm_block(const PackedA& A, int64_t r0, int64_t r1, int64_t c0, int64_t c1
                                     kernel_avx2_4<2>(kc, a, b, kc * kNR, cj + i * ldc, ldc, mode);
                             } else {
                                 for (int v = 0; v < nb; ++v)
-                                    edge_tile(true, i1 - i, kNR, kc, a, b + v * kc * kNR, cj + i * ldc + v * kNR,
+                                    edge_tile(avx2, i1 - i, kNR, kc, a, b + v * kc * kNR, cj + i * ldc + v * kNR,
                                               ldc, mode);
                             }
                         }
@@ -334,14 +334,16 @@ void sgemm_packed(const PackedA& A, int64_t N, const float* B, int64_t ldb, floa
     if (T > 1 && work >= double(1 << 18)) {
         if (N >= 64 * T) {
             const int64_t tasks = std::max(T, std::min<int64_t>(4 * T, N / (16 * kNR)));
-            const int64_t chunk = (N / kNR + tasks - 1) / tasks * kNR;
+            const int64_t panels = (N + kNR - 1) / kNR;
+            const int64_t chunk = (panels + tasks - 1) / tasks * kNR;  // whole panels per task
             parallel_for((N + chunk - 1) / chunk, [&](int64_t t) {
                 gemm_block(A, 0, M, t * chunk, std::min(N, (t + 1) * chunk), B, ldb, C, ldc, opt);
             });
             return;
         }
         if (M >= 16 * T) {
-            const int64_t chunk = (M / (2 * kMR) + T - 1) / T * (2 * kMR);
+            // whole pairs of A panels per task (the 8-row kernel's unit)
+            const int64_t chunk = ((M + 2 * kMR - 1) / (2 * kMR) + T - 1) / T * (2 * kMR);
             parallel_for((M + chunk - 1) / chunk, [&](int64_t t) {
                 gemm_block(A, t * chunk, std::min(M, (t + 1) * chunk), 0, N, B, ldb, C, ldc, opt);
             });

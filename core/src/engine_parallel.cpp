@@ -65,8 +65,9 @@ class Pool {
 
     void run(int64_t tasks, const std::function<void(int64_t)>& task) {
         std::unique_lock<std::mutex> use(use_, std::try_to_lock);
-        if (use && !t_in_task && tasks > 1) start_workers();  // first use: they start lazily
-        if (!use || t_in_task || wanted_ <= 1 || tasks <= 1 || workers_.empty()) {
+        const bool serial = !use || t_in_task || tasks <= 1;
+        if (!serial) start_workers();  // on first use; none when one thread is wanted
+        if (serial || workers_.empty()) {
             for (int64_t t = 0; t < tasks; ++t) task(t);
             return;
         }
