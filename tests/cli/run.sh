@@ -32,8 +32,12 @@ check "train's closing report counts the skipped files" contains train.out "2 fi
 check "no temporary files are left" test -z "$(find run -name '*.tmp-*')"
 
 # --- the same seed gives the same split and the same first epoch ----------------------
-run train_again 1 "$ursa" train data --arch resnet18 --size 32 --epochs 2 --bs 8 --valid-pct 0.25 --seed 3 --out run2
+# (with --tta, which only adds a validation pass after the last epoch)
+run train_again 1 "$ursa" train data --arch resnet18 --size 32 --epochs 2 --bs 8 --valid-pct 0.25 --seed 3 --tta --out run2
 check "same seed, same history" test "$(cut -d, -f1-4 run/history.csv)" = "$(cut -d, -f1-4 run2/history.csv)"
+check "--tta prints its validation after the table" grep -qE '^tta \(mean of each picture and its mirror\): valid_loss [0-9.]+ error_rate [0-9.]+$' train_again.out
+check "--tta's error rate is saved in history.json" grep -q '"tta_error_rate"' run2/history.json
+check "a run without --tta has none" lacks run/history.json "tta_error_rate"
 
 # --- fine_tune from pretrained weights (the first run's body), and resume after kill -9 ---
 ft_flags=(data --arch resnet18 --size 32 --epochs 3 --bs 8 --valid-pct 0.25 --seed 3 --pretrained run/model.safetensors)
@@ -252,6 +256,11 @@ run summary 0 "$ursa" summary data --size 32 --seed 3 --valid-pct 0.25 --item 0
 check "summary shows the split like train does" contains summary.out "3 labels, 38 train / 12 valid images (random split"
 check "summary shows the crop window and the target size" grep -qE "^resize +crop: window [0-9]+ x [0-9]+ at \([0-9]+, [0-9]+\) -> 32 x 32" summary.out
 check "summary shows the batch shape" contains summary.out "[64, 3, 32, 32]"
+run summary_nozoom 0 "$ursa" summary data --size 32 --seed 3 --valid-pct 0.25 --item 0 --max-zoom 1
+check "--max-zoom 1: the example draw does not zoom" contains summary_nozoom.out "zoom 1.000 at"
+run max_zoom_bad 2 "$ursa" train data --max-zoom 0.5 --out x
+check "--max-zoom below 1 is refused with the flag's name" contains max_zoom_bad.err "--max-zoom"
+check "train saves its zoom with the run's options" grep -q '"max_zoom": 1.1' run/options.json
 run summary_range 2 "$ursa" summary data --item 999
 # The folder split with other folder names (fastai's GrandparentSplitter(train_name, valid_name)).
 mkdir -p renamed/training renamed/holdout

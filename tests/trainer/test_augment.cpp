@@ -117,6 +117,21 @@ TEST_CASE("augment: parameters follow aug_transforms' ranges and probabilities")
     CHECK(max_deg > 15);
     CHECK(max_deg <= 20);
 
+    o.mult = 1;
+    o.max_zoom = 1;  // --max-zoom 1: never zooms, still flips half the pictures
+    int flipped = 0;
+    for (int i = 0; i < 2000; ++i) {
+        const AugParams p = draw_aug_params(rng, o);
+        CHECK(p.zoom == 1.0);
+        flipped += p.flip;
+    }
+    CHECK(std::abs(flipped - 1000) < 4 * std::sqrt(2000 * 0.25));
+    o.max_zoom = 1.5;
+    double max_zoom = 1;
+    for (int i = 0; i < 2000; ++i) max_zoom = std::max(max_zoom, draw_aug_params(rng, o).zoom);
+    CHECK(max_zoom > 1.45);
+    CHECK(max_zoom <= 1.5);
+
     std::mt19937_64 a(3), b(3);  // same seed, same draws
     CHECK(draw_aug_params(a, AugOptions{}).rotate_deg == draw_aug_params(b, AugOptions{}).rotate_deg);
 }

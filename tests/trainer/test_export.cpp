@@ -303,24 +303,30 @@ TEST_CASE("parameter names follow torchvision") {
     CHECK_FALSE(make_classifier("vgg16", 3).ok());
 }
 
-TEST_CASE("--arch small: a full-resolution 3x3 stem, no max-pool, widths 32-256 with one block each") {
+TEST_CASE("--arch small: a 16-wide full-resolution 3x3 stem, no max-pool, widths 32, 64, 128, 128 with one block each") {
     Classifier m = make_classifier("small", 10).value();
     auto params = m->named_parameters();
-    CHECK(params["body.conv1.weight"].sizes() == torch::IntArrayRef({32, 3, 3, 3}));
+    CHECK(params["body.conv1.weight"].sizes() == torch::IntArrayRef({16, 3, 3, 3}));
     CHECK_FALSE(m->body->maxpool);
     for (const char* name : {"body.layer1.0.conv1.weight", "body.layer1.0.downsample.0.weight",
                              "body.layer4.0.conv2.weight", "head.4.weight", "head.8.weight"})
         CHECK_MESSAGE(params.contains(name), name);
     CHECK_FALSE(params.contains("body.layer1.1.conv1.weight"));  // one block per layer
-    CHECK(params["body.layer4.0.conv2.weight"].sizes() == torch::IntArrayRef({256, 256, 3, 3}));
-    CHECK(params["head.4.weight"].sizes() == torch::IntArrayRef({512, 512}));
+    CHECK(params["body.layer1.0.conv1.weight"].sizes() == torch::IntArrayRef({32, 16, 3, 3}));
+    CHECK(params["body.layer3.0.conv2.weight"].sizes() == torch::IntArrayRef({128, 128, 3, 3}));
+    CHECK(params["body.layer4.0.conv2.weight"].sizes() == torch::IntArrayRef({128, 128, 3, 3}));
+    CHECK(params["body.layer4.0.downsample.0.weight"].sizes() == torch::IntArrayRef({128, 128, 1, 1}));
+    CHECK(params["head.4.weight"].sizes() == torch::IntArrayRef({512, 256}));
+    int64_t count = 0;
+    for (const auto& p : m->parameters()) count += p.numel();
+    CHECK(count == 752656);  // counted by hand from the shapes above
     // 28 px: the stem keeps 28x28, layer1 makes 14, then 7, 4, 2.
     m->eval();
     torch::NoGradGuard g;
     torch::Tensor x = torch::randn({2, 3, 28, 28});
     torch::Tensor stem = torch::relu(m->body->bn1(m->body->conv1(x)));
-    CHECK(stem.sizes() == torch::IntArrayRef({2, 32, 28, 28}));
-    CHECK(m->body->forward(x).sizes() == torch::IntArrayRef({2, 256, 2, 2}));
+    CHECK(stem.sizes() == torch::IntArrayRef({2, 16, 28, 28}));
+    CHECK(m->body->forward(x).sizes() == torch::IntArrayRef({2, 128, 2, 2}));
     // resnet18 keeps torchvision's stem and max-pool.
     Classifier r = make_classifier("resnet18", 10).value();
     CHECK(r->body->maxpool);

@@ -179,6 +179,34 @@ Prepared random_images(int n, int size, int classes, uint64_t seed) {
 
 }  // namespace
 
+TEST_CASE("validate(flip_tta): the mean of the softmax on each picture and its mirror; plain validate unchanged") {
+    torch::manual_seed(1);
+    TrainOptions o;
+    o.arch = "small";
+    o.size = 16;
+    o.batch_size = 3;  // 7 pictures: batches of 3, 3 and 1
+    o.augment = false;
+    o.label_smoothing = 0.1;
+    Learner l(*make_classifier("small", 3), o, random_images(6, 16, 3, 5), random_images(7, 16, 3, 6));
+    l.train_batch({0, 1, 2}, {1e-2, 1e-2, 1e-2}, 0.9);  // BatchNorm statistics that are not the defaults
+    const auto plain = l.validate();
+    const auto tta = l.validate(/*flip_tta=*/true);
+    // The same by hand, on the whole validation set at once.
+    torch::NoGradGuard g;
+    l.model->eval();
+    Batch all = make_batch(l.valid_data, {0, 1, 2, 3, 4, 5, 6}, l.spec);
+    const torch::Tensor logits = l.model->forward(all.images);
+    const torch::Tensor mean_p = (logits.softmax(1) + l.model->forward(all.images.flip({3})).softmax(1)) / 2;
+    const double expected_tta_loss = classification_loss(mean_p.log(), all.labels, 0.1).item<double>();
+    const double expected_tta_error = mean_p.argmax(1).ne(all.labels).sum().item<double>() / 7;
+    CHECK(tta.first == doctest::Approx(expected_tta_loss).epsilon(1e-5));
+    CHECK(tta.second == doctest::Approx(expected_tta_error));
+    CHECK(plain.first == doctest::Approx(classification_loss(logits, all.labels, 0.1).item<double>()).epsilon(1e-5));
+    CHECK(plain.second == doctest::Approx(logits.argmax(1).ne(all.labels).sum().item<double>() / 7));
+    // The mirror matters: random pictures are not symmetric, so the two losses differ.
+    CHECK(std::fabs(tta.first - plain.first) > 1e-6);
+}
+
 TEST_CASE("lr_find sweeps exponentially and restores the weights, buffers and optimizer state") {
     torch::manual_seed(0);
     TrainOptions o;

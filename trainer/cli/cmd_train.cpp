@@ -54,6 +54,10 @@ std::function<void()> add_data_options(CLI::App* sub, const std::shared_ptr<Trai
     sub->add_option("--aug-mult", o->aug.mult, "Scales the rotation, warp and lighting of --aug (fastai's mult)")
         ->check(CLI::Range(0.0, 10.0))
         ->capture_default_str();
+    sub->add_option("--max-zoom", o->aug.max_zoom,
+                    "--aug zooms in by a random 1 to this about a random centre (fastai's max_zoom); 1 = no zoom")
+        ->check(CLI::Range(1.0, 10.0))
+        ->capture_default_str();
     sub->add_option("--max-pixels", o->max_pixels, "Refuse images larger than this many pixels")->capture_default_str();
     return [o, method, pad_mode] {
         o->dataset.seed = o->seed;
@@ -105,6 +109,10 @@ void add_train(CLI::App& app, Run& run, std::vector<std::string> argv) {
                     "validation; 0 = plain cross-entropy")
         ->check(CLI::Range(0.0, 1.0))
         ->capture_default_str();
+    sub->add_flag("--tta", o->tta,
+                  "After the last epoch, validate once more with test-time augmentation: each prediction the mean "
+                  "of the picture's and its mirror's (printed and saved in history.json; the exported model does "
+                  "not do it)");
     sub->add_option("--limit-train", o->limit_train, "Train on a random subset of N training images (0 = all)")
         ->check(CLI::NonNegativeNumber);
     sub->add_option("--nproc", o->nproc,

@@ -252,7 +252,7 @@ double Learner::step(const Batch& b, const std::vector<double>& lrs, double mom)
     return loss.item<double>();
 }
 
-std::pair<double, double> Learner::validate() {
+std::pair<double, double> Learner::validate(bool flip_tta) {
     torch::NoGradGuard no_grad;
     model->eval();
     const int64_t total = static_cast<int64_t>(valid_data.images.size());
@@ -269,6 +269,11 @@ std::pair<double, double> Learner::validate() {
         Batch b = make_batch(valid_data, idx, spec);
         b.labels = b.labels.to(device);
         torch::Tensor logits = model->forward(b.images.to(device).contiguous(kMemoryFormat)).to(torch::kFloat32);
+        if (flip_tta) {  // log of the mean probability: log_softmax leaves it as it is
+            torch::Tensor mirrored =
+                model->forward(b.images.flip({3}).to(device).contiguous(kMemoryFormat)).to(torch::kFloat32);
+            logits = ((logits.softmax(1) + mirrored.softmax(1)) / 2).log();
+        }
         loss_sum += classification_loss(logits, b.labels, options.label_smoothing, /*sum=*/true).item<double>();
         wrong += logits.argmax(1).ne(b.labels).sum().item<int64_t>();
         bar.update(static_cast<size_t>(k + 1));
@@ -343,8 +348,10 @@ nlohmann::json options_to_json(const TrainOptions& o) {
             {"lr", o.lr},
             {"wd", o.weight_decay},
             {"label_smoothing", o.label_smoothing},
+            {"tta", o.tta},
             {"augment", o.augment},
             {"aug_mult", o.aug.mult},
+            {"max_zoom", o.aug.max_zoom},
             {"min_scale", o.aug.min_scale},
             {"bf16", o.bf16},
             {"device", o.device},
@@ -375,8 +382,10 @@ Result<TrainOptions> options_from_json(const std::string& text) {
         o.lr = j.at("lr");
         o.weight_decay = j.at("wd");
         o.label_smoothing = j.value("label_smoothing", 0.0);
+        o.tta = j.value("tta", false);
         o.augment = j.at("augment");
         o.aug.mult = j.at("aug_mult");
+        o.aug.max_zoom = j.value("max_zoom", AugOptions{}.max_zoom);  // runs from before --max-zoom
         o.aug.min_scale = j.value("min_scale", 0.08);
         o.bf16 = j.at("bf16");
         o.device = j.value("device", "auto");
@@ -775,6 +784,21 @@ int train_process(const TrainOptions& given, ProcessGroup* group) {
     if (!p.history.empty()) {
         const double e = p.history.back().at("error_rate").get<double>();
         last_error = std::isnan(e) ? -1 : e;
+    }
+    if (o.tta && p.epochs_done > 0) {  // every rank takes part: validate adds the ranks' sums
+        const auto [tta_loss, tta_error] = l.validate(/*flip_tta=*/true);
+        std::printf("tta (mean of each picture and its mirror): valid_loss %.6f error_rate %.6f\n", tta_loss,
+                    tta_error);
+        std::fflush(stdout);
+        if (lead) {
+            p.history.back()["tta_valid_loss"] = tta_loss;
+            p.history.back()["tta_error_rate"] = tta_error;
+            auto saved = write_file_atomic((fs::path(o.out) / "history.json").string(), p.history.dump(1) + "\n");
+            if (!saved) {
+                std::fprintf(stderr, "error: %s\n", saved.error().message.c_str());
+                return 2;
+            }
+        }
     }
     if (!lead) return s.failures.empty() ? 0 : 1;
     std::string labels_txt;

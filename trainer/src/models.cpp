@@ -74,11 +74,15 @@ BodySpec body_spec(const std::string& arch) {
     BodySpec spec;
     if (arch == "resnet34") spec.blocks = {3, 4, 6, 3};
     if (arch == "small") {
-        spec.stem_width = 32;
+        // Measured on Fashion-MNIST at 28 px (BENCHMARKS.md): a 16-wide stem and a last
+        // layer of 128 (not 32 and 256) train 1.45x as many images per second (the
+        // full-resolution stem's activations and layer4's weights dominated more than
+        // their multiply-adds) for the same accuracy per epoch.
+        spec.stem_width = 16;
         spec.stem_kernel = 3;
         spec.stem_stride = 1;
         spec.maxpool = false;
-        spec.widths = {32, 64, 128, 256};
+        spec.widths = {32, 64, 128, 128};
         spec.blocks = {1, 1, 1, 1};
         spec.strides = {2, 2, 2, 2};
     }

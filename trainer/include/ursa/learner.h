@@ -27,6 +27,7 @@ struct TrainOptions {
     double lr = 2e-3;            // peak learning rate of the one-cycle schedule
     double weight_decay = 0.01;
     double label_smoothing = 0;  // fastai's LabelSmoothingCrossEntropy eps (0 = plain cross-entropy)
+    bool tta = false;            // after training, validate once more with flip TTA
     int threads = 0;             // 0 = every core
     bool augment = true;         // fastai's aug_transforms on training batches
     AugOptions aug;
@@ -149,7 +150,9 @@ class Learner {
     Batch load_batch(const BatchDraw& draw) const;
     double step(const Batch& batch, const std::vector<double>& lrs, double mom);
     // Mean loss and error rate on the validation set (eval mode, no augmentation).
-    std::pair<double, double> validate();
+    // flip_tta: each prediction is the mean of the softmax on the picture and on its
+    // left-right mirror (test-time augmentation; the loss is then that mean's).
+    std::pair<double, double> validate(bool flip_tta = false);
     // A shuffled order of the training items (the generator moves on).
     std::vector<int64_t> epoch_order();
     int64_t batch_size() const { return bs_; }  // per rank

@@ -32,9 +32,9 @@ struct BodySpec {
     std::vector<int> blocks = {2, 2, 2, 2};
     std::vector<int64_t> strides = {1, 2, 2, 2};
 };
-// resnet18, resnet34 (torchvision's), or small: a 3x3 stride-1 stem at full
+// resnet18, resnet34 (torchvision's), or small: a 16-wide 3x3 stride-1 stem at full
 // resolution whose output the first block downsamples with a learned stride-2 conv
-// (no max-pool), widths 32-256, one block per layer: for 28-64 px images.
+// (no max-pool), widths 32, 64, 128, 128, one block per layer: for 28-64 px images.
 BodySpec body_spec(const std::string& arch);
 
 // torchvision's ResNet without avgpool and fc (fastai cuts the body at -2).
