@@ -268,12 +268,12 @@ std::pair<double, double> Learner::validate(bool flip_tta) {
         for (int64_t i = start; i < std::min(n, start + bs_); ++i) idx.push_back(i);
         Batch b = make_batch(valid_data, idx, spec);
         b.labels = b.labels.to(device);
-        torch::Tensor logits = model->forward(b.images.to(device).contiguous(kMemoryFormat)).to(torch::kFloat32);
-        if (flip_tta) {  // log of the mean probability: log_softmax leaves it as it is
-            torch::Tensor mirrored =
-                model->forward(b.images.flip({3}).to(device).contiguous(kMemoryFormat)).to(torch::kFloat32);
-            logits = ((logits.softmax(1) + mirrored.softmax(1)) / 2).log();
-        }
+        auto predict = [&](const torch::Tensor& x) {
+            return model->forward(x.to(device).contiguous(kMemoryFormat)).to(torch::kFloat32);
+        };
+        torch::Tensor logits = predict(b.images);
+        if (flip_tta)  // log of the mean probability: log_softmax leaves it as it is
+            logits = ((logits.softmax(1) + predict(b.images.flip({3})).softmax(1)) / 2).log();
         loss_sum += classification_loss(logits, b.labels, options.label_smoothing, /*sum=*/true).item<double>();
         wrong += logits.argmax(1).ne(b.labels).sum().item<int64_t>();
         bar.update(static_cast<size_t>(k + 1));
