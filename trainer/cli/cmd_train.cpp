@@ -111,8 +111,8 @@ void add_train(CLI::App& app, Run& run, std::vector<std::string> argv) {
         ->capture_default_str();
     sub->add_flag("--tta", o->tta,
                   "After the last epoch, validate once more with test-time augmentation: each prediction the mean "
-                  "of the picture's and its mirror's (printed and saved in history.json; the exported model does "
-                  "not do it)");
+                  "of the softmax on the picture and on its mirror (printed and saved in history.json; the "
+                  "exported model does not do it)");
     sub->add_option("--limit-train", o->limit_train, "Train on a random subset of N training images (0 = all)")
         ->check(CLI::NonNegativeNumber);
     sub->add_option("--nproc", o->nproc,
