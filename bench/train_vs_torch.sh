@@ -2,7 +2,7 @@
 # Benchmark: training throughput of `ursa train` vs PyTorch from Python (the peer
 # ../shared/peers/torch_train_bench.py: torchvision resnet18, ImageFolder, DataLoader
 # with 2 workers, AdamW), side by side in one run, on the same Fashion-MNIST PNG folder.
-# usage: bench/train_vs_torch.sh [DATA_DIR] [SIZE]   (environment: STEPS, default 30; AMP_STEPS)
+# usage: bench/train_vs_torch.sh [DATA_DIR] [SIZE]   (environment: STEPS, default 30; AMP_STEPS, default STEPS)
 #   DATA_DIR: <label>/*.png folders (default: demo-out/fashion-mnist/train, from tools/demo.sh
 #   or `ursa import-mnist --out demo-out/fashion-mnist`); SIZE default 128 (issue 5's setting).
 # Each program's peak RSS is measured with /usr/bin/time.
@@ -28,15 +28,19 @@ for d in "$data"/*/; do
   for f in "${files[@]:0:2}"; do ln -sf "$f" "$work/ds/valid/$label/"; done
 done
 rss() { /usr/bin/time -f "peak RSS %M KiB" -o "$work/rss" "$@"; cat "$work/rss"; }
-echo "== ursa train (fp32, channels-last), size $size, bs $bs, $steps steps"
-rss "$ursa" train "$work/ds" --arch resnet18 --size "$size" --resize-method squish --epochs 1 --bs "$bs" \
-  --limit-train $(((steps + 1) * bs)) --out "$work/run" 2>/dev/null | grep -E "images/s|peak RSS"
+# Ursa in both precisions (channels-last either way): fp32, and bf16 autocast, which
+# `--precision auto` (the default) picks on CPUs with AMX/AVX512-bf16.
+for precision in fp32 bf16; do
+  echo "== ursa train --precision $precision (channels-last), size $size, bs $bs, $steps steps"
+  rss "$ursa" train "$work/ds" --arch resnet18 --size "$size" --resize-method squish --epochs 1 --bs "$bs" \
+    --precision "$precision" --limit-train $(((steps + 1) * bs)) --out "$work/run" 2>/dev/null | grep -E "images/s|peak RSS"
+done
 # The peer's settings: fp32 NCHW, channels-last, and its best on CPUs with AMX/AVX512-bf16,
 # bf16 autocast + channels-last (--amp --cl; slow where bf16 is emulated).
-# AMP_STEPS (default 10) shortens the bf16 run, which is several times slower on CPUs
-# without native bf16.
+# AMP_STEPS (default: STEPS) can shorten the bf16 run, which is several times slower on
+# CPUs without native bf16.
 for flags in "" "--cl" "--amp --cl"; do
-  n=$steps; [ "$flags" = "--amp --cl" ] && n="${AMP_STEPS:-10}"
+  n=$steps; [ "$flags" = "--amp --cl" ] && n="${AMP_STEPS:-$steps}"
   echo "== PyTorch $flags ($n steps)"
   rss /usr/bin/python3 "$peer" "$data" --size "$size" --steps "$n" --bs "$bs" $flags
 done

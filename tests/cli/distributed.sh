@@ -21,7 +21,7 @@ for label, base in (("dark", 60), ("light", 170)):
                           for _ in range(3)) for y in range(32) for x in range(40)])
         im.save(os.path.join(sys.argv[1], label, f"{i:02d}.png"))
 PY
-train=(train data --arch small --size 32 --epochs 2 --seed 3 --lr 1e-3)
+train=(train data --arch small --size 32 --epochs 2 --seed 3 --lr 1e-3 --precision fp32)
 
 # How far apart two runs' parameters are (weights and biases; the L2 norm of the
 # difference over the L2 norm of the first run's, all float tensors together), and

@@ -30,6 +30,16 @@ check "history.csv has a row per epoch" test "$(wc -l < run/history.csv)" -eq 3
 check "skipped.csv lists both bad files" test "$(grep -c 'corrupt.jpg\|notes.jpg' run/skipped.csv)" -eq 2
 check "train's closing report counts the skipped files" contains train.out "2 file(s) could not be used and were skipped: run/skipped.csv lists them"
 check "no temporary files are left" test -z "$(find run -name '*.tmp-*')"
+# --precision auto (the default): bf16 autocast where /proc/cpuinfo lists native bf16
+# (avx512_bf16 or amx_bf16), fp32 elsewhere; saved with the run.
+if grep -m1 '^flags' /proc/cpuinfo | grep -qwE 'avx512_bf16|amx_bf16'; then native=bf16; else native=fp32; fi
+if [ $native = bf16 ]; then
+  check "train on this CPU with native bf16 defaults to bf16 autocast" contains train.out "precision: bf16 autocast"
+  check "the run's options say bf16" grep -q '"bf16": true' run/options.json
+else
+  check "train on this CPU without native bf16 defaults to fp32" contains train.out "precision: fp32"
+  check "the run's options say fp32" grep -q '"bf16": false' run/options.json
+fi
 
 # --- the same seed gives the same split and the same first epoch ----------------------
 # (with --tta, which only adds a validation pass after the last epoch)
@@ -76,7 +86,8 @@ run small_pretrained 2 "$ursa" train data --arch small --size 32 --epochs 1 --bs
 check "resnet18 weights do not fit --arch small, and the error says why" contains small_pretrained.err "3x3"
 
 # --- lr-find: the sweep, the valley suggestion and the plot ---------------------------------
-run lr_find 1 "$ursa" lr-find data --arch resnet18 --size 32 --bs 8 --valid-pct 0.25 --seed 3 --num-it 40 --no-stop-div --plot lr.svg
+run lr_find 1 "$ursa" lr-find data --arch resnet18 --size 32 --bs 8 --valid-pct 0.25 --seed 3 --num-it 40 --no-stop-div --plot lr.svg --precision fp32
+check "--precision fp32 is used whatever the CPU" contains lr_find.out "precision: fp32"
 check "lr-find runs all 40 iterations" contains lr_find.out "40 iterations"
 check "lr-find suggests a valley between the start and the end" grep -qE "^valley: [0-9.]+e-0[1-7] \(loss [0-9.]+\)$" lr_find.out
 check "lr-find writes an SVG with the curve and the valley" grep -q 'class="valley"' lr.svg
@@ -258,6 +269,8 @@ check "summary shows the crop window and the target size" grep -qE "^resize +cro
 check "summary shows the batch shape" contains summary.out "[64, 3, 32, 32]"
 run summary_nozoom 0 "$ursa" summary data --size 32 --seed 3 --valid-pct 0.25 --item 0 --max-zoom 1
 check "--max-zoom 1: the example draw does not zoom" contains summary_nozoom.out "zoom 1.000 at"
+run precision_bad 2 "$ursa" train data --precision fp16 --out x
+check "an unknown --precision is refused with the flag's name" contains precision_bad.err "--precision"
 run max_zoom_bad 2 "$ursa" train data --max-zoom 0.5 --out x
 check "--max-zoom below 1 is refused with the flag's name" contains max_zoom_bad.err "--max-zoom"
 check "train saves its zoom with the run's options" grep -q '"max_zoom": 1.1' run/options.json

@@ -2,6 +2,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <string>
 
 #include "ursa/dataset.h"
 #include "ursa/learner.h"
@@ -156,4 +158,23 @@ TEST_CASE("dataset errors say what is wrong") {
     auto empty = make_dataset(no_valid.string(), {});
     REQUIRE_FALSE(empty.ok());
     CHECK(empty.error().message == "no validation images found under " + (no_valid / "valid").string());
+}
+
+TEST_CASE("--precision auto picks bf16 exactly where the CPU has native bf16, as /proc/cpuinfo lists it") {
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string line;
+    bool listed = false;
+    while (std::getline(cpuinfo, line)) {
+        if (line.rfind("flags", 0) != 0) continue;
+        std::istringstream words(line);
+        for (std::string w; words >> w;) listed = listed || w == "avx512_bf16" || w == "amx_bf16";
+        break;  // every core lists the same flags
+    }
+    CHECK(cpu_has_native_bf16() == listed);
+    CHECK(use_bf16("auto", "cpu") == listed);
+    CHECK_FALSE(use_bf16("auto", "cuda"));
+    CHECK(use_bf16("bf16", "cpu"));
+    CHECK(use_bf16("bf16", "cuda"));
+    CHECK_FALSE(use_bf16("fp32", "cpu"));
+    CHECK_FALSE(use_bf16("fp32", "auto"));
 }

@@ -80,8 +80,10 @@ void add_model_options(CLI::App* sub, const std::shared_ptr<TrainOptions>& o,
     sub->add_option("--device", o->device, "Where to train: cuda needs a libtorch built with CUDA; auto uses it when present")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
         ->capture_default_str();
-    sub->add_option("--precision", *precision, "fp32, or bf16 autocast (fast on CPUs with AMX/AVX-512 bf16)")
-        ->check(CLI::IsMember({"fp32", "bf16"}))
+    sub->add_option("--precision", *precision,
+                    "fp32, or bf16 autocast (fast on CPUs with AMX/AVX-512 bf16); auto: bf16 on such a CPU, fp32 "
+                    "on others and on CUDA")
+        ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
         ->capture_default_str();
 }
 
@@ -89,7 +91,7 @@ void add_model_options(CLI::App* sub, const std::shared_ptr<TrainOptions>& o,
 
 void add_train(CLI::App& app, Run& run, std::vector<std::string> argv) {
     auto o = std::make_shared<TrainOptions>();
-    auto precision = std::make_shared<std::string>("fp32");
+    auto precision = std::make_shared<std::string>("auto");
     auto* sub = app.add_subcommand("train", "Train a classifier on DATA/<label>/*.jpg (or DATA/{train,valid}/<label>/*)");
     auto finish = add_data_options(sub, o, /*data_required=*/false);
     sub->add_option("--out", o->out, "Run folder to write (weights, checkpoint, history.csv, labels.txt)");
@@ -139,7 +141,7 @@ void add_train(CLI::App& app, Run& run, std::vector<std::string> argv) {
         if (o->resume.empty() && (o->data.empty() || o->out.empty()))
             throw CLI::RequiredError(o->data.empty() ? "data" : "--out");
         finish();
-        o->bf16 = *precision == "bf16";
+        o->bf16 = use_bf16(*precision, o->device);
         if (o->nproc > 1 && !std::getenv(kLaunchedEnv)) {
             if (o->rank >= 0 || o->world_size >= 0) throw CLI::ValidationError("--nproc", "takes no --rank or --world-size");
             run = [o, argv] { return launch_local(o->nproc, argv, o->dist_timeout); };
@@ -152,7 +154,7 @@ void add_train(CLI::App& app, Run& run, std::vector<std::string> argv) {
 void add_lr_find(CLI::App& app, Run& run) {
     auto o = std::make_shared<TrainOptions>();
     auto f = std::make_shared<LrFindOptions>();
-    auto precision = std::make_shared<std::string>("fp32");
+    auto precision = std::make_shared<std::string>("auto");
     auto* sub = app.add_subcommand("lr-find", "Sweep the learning rate over training batches (fastai's lr_find) and "
                                               "suggest one (valley); takes train's data and model flags");
     auto finish = add_data_options(sub, o);
@@ -164,7 +166,7 @@ void add_lr_find(CLI::App& app, Run& run) {
     sub->add_option("--plot", f->plot, "Write the loss curve as SVG to this file");
     sub->callback([o, f, finish, precision, &run] {
         finish();
-        o->bf16 = *precision == "bf16";
+        o->bf16 = use_bf16(*precision, o->device);
         run = [o, f] { return lr_find_command(*o, *f); };
     });
 }

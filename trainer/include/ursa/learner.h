@@ -31,7 +31,7 @@ struct TrainOptions {
     int threads = 0;             // 0 = every core
     bool augment = true;         // fastai's aug_transforms on training batches
     AugOptions aug;
-    bool bf16 = false;           // bf16 autocast for convolutions (AMX on recent Xeons)
+    bool bf16 = false;           // bf16 autocast for convolutions (AMX on recent Xeons); see cpu_has_native_bf16
     std::string device = "auto"; // auto | cpu | cuda
     int64_t max_pixels = kDefaultMaxPixels;
     uint64_t seed = 42;
@@ -91,6 +91,14 @@ Storage training_storage(const TrainOptions& options);
 // which is drawn with them even under --no-aug), and the options they are drawn with.
 bool draws_batch_params(const TrainOptions& options);
 AugOptions batch_aug_options(const TrainOptions& options);
+
+// Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX-BF16, enabled by the
+// OS), where bf16 autocast is faster than fp32; elsewhere it is emulated and slower.
+bool cpu_has_native_bf16();
+
+// --precision auto|fp32|bf16 to whether training uses bf16 autocast: auto picks bf16
+// on a CPU with native bf16 (cpu_has_native_bf16) and fp32 on CUDA or other CPUs.
+bool use_bf16(const std::string& precision, const std::string& device);
 
 // Runs the whole training; prints progress and the per-epoch table. Returns the
 // process exit status: 0 success, 1 when some files were skipped (the model is
