@@ -1,0 +1,65 @@
+// One training step's compute alone, without data loading: forward (with bf16 autocast
+// or fp32), loss, backward and Adam on a random channels-last batch, timed per part.
+// usage: ursa_bench_train_step [ARCH resnet18] [SIZE 128] [BS 64] [fp32|bf16] [STEPS 20]
+//                              [THREADS 0 = all cores]
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "ursa/models.h"
+#include "ursa/optimizer.h"
+#include "ursa/progress.h"
+
+using clk = std::chrono::steady_clock;
+
+int main(int argc, char** argv) {
+    const std::string arch = argc > 1 ? argv[1] : "resnet18";
+    const int size = argc > 2 ? std::stoi(argv[2]) : 128, bs = argc > 3 ? std::stoi(argv[3]) : 64;
+    const bool bf16 = argc > 4 ? std::string(argv[4]) == "bf16" : true;
+    const int steps = argc > 5 ? std::stoi(argv[5]) : 20, warmup = 3;
+    const int threads = ursa::thread_count(argc > 6 ? std::stoi(argv[6]) : 0);
+    torch::set_num_threads(threads);
+    torch::manual_seed(0);
+    auto made = ursa::make_classifier(arch, 10);
+    if (!made) {
+        std::fprintf(stderr, "error: %s\n", made.error().message.c_str());
+        return 2;
+    }
+    ursa::Classifier model = *made;
+    {  // channels-last weights, as ursa train uses them
+        torch::NoGradGuard no_grad;
+        for (auto& p : model->parameters())
+            if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+    ursa::Adam opt(ursa::param_groups(model), 0.01);
+    opt.set_lrs({1e-3, 1e-3, 1e-3});
+    const torch::Tensor x = torch::randn({bs, 3, size, size}).contiguous(torch::MemoryFormat::ChannelsLast);
+    const torch::Tensor y = torch::randint(0, 10, {bs}, torch::kLong);
+    model->train();
+    double forward = 0, backward = 0, adam = 0;
+    auto ms = [](clk::time_point a, clk::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+    for (int i = 0; i < warmup + steps; ++i) {
+        const auto t0 = clk::now();
+        at::autocast::set_cpu_enabled(bf16);
+        at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+        torch::Tensor logits = model->forward(x);
+        at::autocast::set_cpu_enabled(false);
+        if (bf16) at::autocast::clear_cache();
+        torch::Tensor loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), y);
+        const auto t1 = clk::now();
+        opt.zero_grad();
+        loss.backward();
+        const auto t2 = clk::now();
+        opt.step();
+        const auto t3 = clk::now();
+        if (i < warmup) continue;
+        forward += ms(t0, t1), backward += ms(t1, t2), adam += ms(t2, t3);
+    }
+    std::printf("%s %d px, batch %d, %s, %d threads: forward %.1f ms, backward %.1f ms, Adam %.1f ms per step; "
+                "%.1f images/s\n",
+                arch.c_str(), size, bs, bf16 ? "bf16 autocast" : "fp32", threads,
+                forward / steps, backward / steps, adam / steps, bs * steps / (forward + backward + adam) * 1000);
+}
