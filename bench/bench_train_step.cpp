@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <string>
 
+#include "ursa/learner.h"
 #include "ursa/models.h"
 #include "ursa/optimizer.h"
 #include "ursa/progress.h"
@@ -29,11 +30,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     ursa::Classifier model = *made;
-    {  // channels-last weights, as ursa train uses them
-        torch::NoGradGuard no_grad;
-        for (auto& p : model->parameters())
-            if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
-    }
+    ursa::set_memory_format(*model, torch::MemoryFormat::ChannelsLast);  // as ursa train lays them out
     ursa::Adam opt(ursa::param_groups(model), 0.01);
     opt.set_lrs({1e-3, 1e-3, 1e-3});
     const torch::Tensor x = torch::randn({bs, 3, size, size}).contiguous(torch::MemoryFormat::ChannelsLast);

@@ -55,12 +55,6 @@ struct SmoothLoss {
 // a timed one) keeps runs with the same seed bit-reproducible.
 constexpr torch::MemoryFormat kMemoryFormat = torch::MemoryFormat::ChannelsLast;
 
-void set_memory_format(torch::nn::Module& model, torch::MemoryFormat format) {
-    torch::NoGradGuard no_grad;
-    for (auto& p : model.parameters())
-        if (p.dim() == 4) p.set_data(p.data().contiguous(format));
-}
-
 void report_failures(const std::vector<Failure>& failures, const std::string& run_dir) {
     if (failures.empty()) return;
     std::fprintf(stderr, "skipped %zu file(s) that could not be used:\n", failures.size());
@@ -560,10 +554,19 @@ bool cpu_has_native_bf16() {
     return (avx512_bf16 && avx512_state) || (amx_bf16 && amx_state);
 }
 
+bool trains_on_cuda(const std::string& device, bool has_cuda) {
+    return device == "cuda" || (device == "auto" && has_cuda);
+}
+
 bool use_bf16(const std::string& precision, const std::string& device) {
     if (precision != "auto") return precision == "bf16";
-    const bool cuda = device == "cuda" || (device == "auto" && torch::cuda::is_available());
-    return !cuda && cpu_has_native_bf16();
+    return !trains_on_cuda(device, torch::cuda::is_available()) && cpu_has_native_bf16();
+}
+
+void set_memory_format(torch::nn::Module& model, torch::MemoryFormat format) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model.parameters())
+        if (p.dim() == 4) p.set_data(p.data().contiguous(format));
 }
 
 namespace {
@@ -593,7 +596,7 @@ int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir, bo
         std::fprintf(stderr, "error: --device cuda: this libtorch sees no CUDA GPU (or was built without CUDA)\n");
         return 2;
     }
-    const torch::Device device = (o.device == "cuda" || (o.device == "auto" && has_cuda)) ? torch::kCUDA : torch::kCPU;
+    const torch::Device device = trains_on_cuda(o.device, has_cuda) ? torch::kCUDA : torch::kCPU;
     if (!o.pretrained.empty() && !fs::exists(o.pretrained)) {
         std::fprintf(stderr, "error: pretrained weights %s do not exist (`ursa fetch-weights %s` downloads them)\n",
                      o.pretrained.c_str(), o.arch.c_str());

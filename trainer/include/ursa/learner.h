@@ -96,9 +96,16 @@ AugOptions batch_aug_options(const TrainOptions& options);
 // OS), where bf16 autocast is faster than fp32; elsewhere it is emulated and slower.
 bool cpu_has_native_bf16();
 
+// Whether --device (auto | cpu | cuda) trains on the GPU: cuda, or auto where libtorch
+// sees one (has_cuda).
+bool trains_on_cuda(const std::string& device, bool has_cuda);
+
 // --precision auto|fp32|bf16 to whether training uses bf16 autocast: auto picks bf16
 // on a CPU with native bf16 (cpu_has_native_bf16) and fp32 on CUDA or other CPUs.
 bool use_bf16(const std::string& precision, const std::string& device);
+
+// Lays the model's 4-D weights out in `format` (training uses channels-last).
+void set_memory_format(torch::nn::Module& model, torch::MemoryFormat format);
 
 // Runs the whole training; prints progress and the per-epoch table. Returns the
 // process exit status: 0 success, 1 when some files were skipped (the model is
