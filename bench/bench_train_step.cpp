@@ -1,7 +1,9 @@
 // One training step's compute alone, without data loading: forward (with bf16 autocast
 // or fp32), loss, backward and Adam on a random channels-last batch, timed per part.
-// usage: ursa_bench_train_step [ARCH resnet18] [SIZE 128] [BS 64] [fp32|bf16] [STEPS 20]
+// usage: ursa_bench_train_step [ARCH resnet18] [SIZE 128] [BS 64] [fp32|bf16|auto] [STEPS 20]
 //                              [THREADS 0 = all cores]
+// auto: bf16 with the blocks that time faster in fp32 in fp32, as `ursa train
+// --precision auto` chooses them.
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
@@ -19,7 +21,8 @@ using clk = std::chrono::steady_clock;
 int main(int argc, char** argv) {
     const std::string arch = argc > 1 ? argv[1] : "resnet18";
     const int size = argc > 2 ? std::stoi(argv[2]) : 128, bs = argc > 3 ? std::stoi(argv[3]) : 64;
-    const bool bf16 = argc > 4 ? std::string(argv[4]) == "bf16" : true;
+    const std::string mode = argc > 4 ? argv[4] : "bf16";
+    const bool bf16 = mode != "fp32";
     const int steps = argc > 5 ? std::stoi(argv[5]) : 20, warmup = 3;
     const int threads = ursa::thread_count(argc > 6 ? std::stoi(argv[6]) : 0);
     torch::set_num_threads(threads);
@@ -31,6 +34,12 @@ int main(int argc, char** argv) {
     }
     ursa::Classifier model = *made;
     ursa::set_memory_format(*model, torch::MemoryFormat::ChannelsLast);  // as ursa train lays them out
+    std::string fp32_in;
+    if (mode == "auto") {
+        const auto blocks = ursa::faster_in_fp32(ursa::time_blocks(model, bs, size));
+        (void)ursa::set_fp32_blocks(model, blocks);
+        for (const auto& b : blocks) fp32_in += (fp32_in.empty() ? ", fp32 in " : ", ") + b;
+    }
     ursa::Adam opt(ursa::param_groups(model), 0.01);
     opt.set_lrs({1e-3, 1e-3, 1e-3});
     const torch::Tensor x = torch::randn({bs, 3, size, size}).contiguous(torch::MemoryFormat::ChannelsLast);
@@ -55,8 +64,8 @@ int main(int argc, char** argv) {
         if (i < warmup) continue;
         forward += ms(t0, t1), backward += ms(t1, t2), adam += ms(t2, t3);
     }
-    std::printf("%s %d px, batch %d, %s, %d threads: forward %.1f ms, backward %.1f ms, Adam %.1f ms per step; "
+    std::printf("%s %d px, batch %d, %s%s, %d threads: forward %.1f ms, backward %.1f ms, Adam %.1f ms per step; "
                 "%.1f images/s\n",
-                arch.c_str(), size, bs, bf16 ? "bf16 autocast" : "fp32", threads,
+                arch.c_str(), size, bs, bf16 ? "bf16 autocast" : "fp32", fp32_in.c_str(), threads,
                 forward / steps, backward / steps, adam / steps, bs * steps / (forward + backward + adam) * 1000);
 }

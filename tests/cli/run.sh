@@ -89,6 +89,15 @@ check "resnet18 weights do not fit --arch small, and the error says why" contain
 run lr_find 1 "$ursa" lr-find data --arch resnet18 --size 32 --bs 8 --valid-pct 0.25 --seed 3 --num-it 40 --no-stop-div --plot lr.svg --precision fp32
 check "--precision fp32 is used whatever the CPU" contains lr_find.out "precision: fp32"
 check "lr-find runs all 40 iterations" contains lr_find.out "40 iterations"
+# --fp32-blocks: residual blocks kept in fp32 under bf16 (a list, or timed).
+run lr_find_blocks 1 "$ursa" lr-find data --arch small --size 32 --bs 8 --valid-pct 0.25 --seed 3 --num-it 12 --no-stop-div --precision bf16 --fp32-blocks layer4.0,layer3.0
+check "--fp32-blocks LIST: the blocks named are said to run in fp32" contains lr_find_blocks.out "precision: bf16 autocast, fp32 in layer4.0, layer3.0"
+run lr_find_timed 1 "$ursa" lr-find data --arch small --size 32 --bs 8 --valid-pct 0.25 --seed 3 --num-it 12 --no-stop-div --precision bf16 --fp32-blocks timed
+check "--fp32-blocks timed prints each block's two timings" grep -qE "each block timed both ways, ms bf16 / fp32: layer1.0 [0-9.]+ / [0-9.]+, layer2.0 .*layer4.0 [0-9.]+ / [0-9.]+\)$" lr_find_timed.out
+run fp32_blocks_bad 2 "$ursa" lr-find data --arch small --size 32 --bs 8 --valid-pct 0.25 --num-it 5 --precision bf16 --fp32-blocks layer9.0
+check "an unknown block in --fp32-blocks is refused with its name" contains fp32_blocks_bad.err "no block 'layer9.0'"
+run fp32_blocks_noop 1 "$ursa" lr-find data --arch small --size 32 --bs 8 --valid-pct 0.25 --num-it 12 --no-stop-div --precision fp32 --fp32-blocks layer4.0
+check "--fp32-blocks under fp32 says it does nothing" contains fp32_blocks_noop.err "--fp32-blocks applies to bf16 autocast on a CPU; this run is fp32"
 check "lr-find suggests a valley between the start and the end" grep -qE "^valley: [0-9.]+e-0[1-7] \(loss [0-9.]+\)$" lr_find.out
 check "lr-find writes an SVG with the curve and the valley" grep -q 'class="valley"' lr.svg
 check "lr-find's SVG is well-formed XML" "$py" -c "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])" lr.svg
@@ -269,11 +278,18 @@ check "summary shows the crop window and the target size" grep -qE "^resize +cro
 check "summary shows the batch shape" contains summary.out "[64, 3, 32, 32]"
 run summary_nozoom 0 "$ursa" summary data --size 32 --seed 3 --valid-pct 0.25 --item 0 --max-zoom 1
 check "--max-zoom 1: the example draw does not zoom" contains summary_nozoom.out "zoom 1.000 at"
+run summary_erase 0 "$ursa" summary data --size 32 --seed 3 --valid-pct 0.25 --item 0 --no-aug --random-erase 1
+check "--random-erase 1: the example draw erases a box, under --no-aug too" grep -qE "^erase +training images with p 1.00.*a [0-9]+ x [0-9]+ box at \([0-9]+, [0-9]+\)" summary_erase.out
+check "--no-aug stays off with --random-erase" contains summary_erase.out "augment     off (--no-aug)"
+run erase_bad 2 "$ursa" train data --random-erase 1.5 --out x
+check "--random-erase above 1 is refused with the flag's name" contains erase_bad.err "--random-erase"
 run precision_bad 2 "$ursa" train data --precision fp16 --out x
 check "an unknown --precision is refused with the flag's name" contains precision_bad.err "--precision"
 run max_zoom_bad 2 "$ursa" train data --max-zoom 0.5 --out x
 check "--max-zoom below 1 is refused with the flag's name" contains max_zoom_bad.err "--max-zoom"
 check "train saves its zoom with the run's options" grep -q '"max_zoom": 1.1' run/options.json
+check "train saves its erasing probability with the run's options" grep -q '"random_erase": 0.0' run/options.json
+check "train saves its fp32 blocks (none by default) with the run's options" grep -q '"fp32_blocks": \[\]' run/options.json
 run summary_range 2 "$ursa" summary data --item 999
 # The folder split with other folder names (fastai's GrandparentSplitter(train_name, valid_name)).
 mkdir -p renamed/training renamed/holdout

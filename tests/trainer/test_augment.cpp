@@ -89,6 +89,70 @@ TEST_CASE("augment: brightness and contrast act in logit space (fastai)") {
     CHECK(y.mean().item<double>() == doctest::Approx(1.0 / (1.0 + std::exp(-2.0))).epsilon(1e-5));
 }
 
+TEST_CASE("random erasing: the box follows fastai's _slice, holds N(0,1) noise, and leaves the rest alone") {
+    AugParams p;
+    p.erase_area = 0.25, p.erase_aspect = 4.0, p.erase_row_pct = 0.0, p.erase_col_pct = 1.0;
+    // 0.25 * 20 * 20 = 100 pixels: rows round(sqrt(400)) = 20, columns round(sqrt(25)) = 5,
+    // at the top (no room left) and the far right.
+    CropBox b = erase_box(20, 20, p);
+    CHECK(b.height == 20);
+    CHECK(b.width == 5);
+    CHECK(b.y0 == 0);
+    CHECK(b.x0 == 15);
+    p.erase_aspect = 100.0;  // taller than the image: clipped to it
+    CHECK(erase_box(20, 20, p).height == 20);
+    p.erase_aspect = 1.0, p.erase_row_pct = 0.5, p.erase_col_pct = 0.0;  // 10 x 10, 11 places: the 6th row
+    b = erase_box(20, 20, p);
+    CHECK(b.width == 10);
+    CHECK(b.height == 10);
+    CHECK(b.y0 == 5);
+    CHECK(b.x0 == 0);
+    CHECK(erase_box(20, 20, AugParams{}).width == 0);
+    CHECK_FALSE(p.identity());
+
+    p.erase_area = 0.5, p.erase_aspect = 1.0, p.erase_row_pct = 0.5, p.erase_col_pct = 0.5, p.erase_seed = 7;
+    const torch::Tensor x = gradient(32, 32);
+    const torch::Tensor y = augment_batch(x, {p});
+    b = erase_box(32, 32, p);
+    REQUIRE(b.width == 23);  // round(sqrt(512))
+    torch::Tensor mask = torch::zeros({1, 1, 32, 32}, torch::kBool);
+    mask.index_put_({0, 0, torch::indexing::Slice(b.y0, b.y0 + b.height), torch::indexing::Slice(b.x0, b.x0 + b.width)},
+                    true);
+    mask = mask.expand({1, 3, 32, 32});
+    CHECK(max_diff(y.masked_select(~mask), x.masked_select(~mask)) == 0);
+    const torch::Tensor noise = y.masked_select(mask);
+    CHECK(std::abs(noise.mean().item<double>()) < 0.05);  // 1587 samples of N(0,1): sd of the mean 0.025
+    CHECK(std::abs(noise.std().item<double>() - 1) < 0.05);
+    CHECK(noise.min().item<double>() < -1.5);  // not the picture's [0.1, 0.9]
+    CHECK(max_diff(augment_batch(x, {p}), y) == 0);  // the seed decides the noise
+}
+
+TEST_CASE("random erasing: drawn with probability erase_p, area and aspect in fastai's ranges, off by default") {
+    std::mt19937_64 rng(3);
+    AugOptions off;
+    for (int i = 0; i < 200; ++i) CHECK(draw_aug_params(rng, off).erase_area == 0);
+    AugOptions o = no_batch_aug(AugOptions{});
+    o.erase_p = 0.5;
+    int erased = 0;
+    double largest = 0, min_aspect = 10, max_aspect = 0;
+    const int n = 4000;
+    for (int i = 0; i < n; ++i) {
+        const AugParams p = draw_aug_params(rng, o);
+        CHECK_FALSE(p.flip);  // --no-aug: nothing but the box
+        if (p.erase_area == 0) continue;
+        ++erased;
+        largest = std::max(largest, p.erase_area);
+        min_aspect = std::min(min_aspect, p.erase_aspect), max_aspect = std::max(max_aspect, p.erase_aspect);
+    }
+    CHECK(std::abs(erased / static_cast<double>(n) - 0.5) < 0.03);
+    CHECK(largest <= 0.3);
+    CHECK(largest > 0.29);
+    CHECK(min_aspect >= 0.3);
+    CHECK(min_aspect < 0.32);
+    CHECK(max_aspect <= 1 / 0.3);
+    CHECK(max_aspect > 3.2);
+}
+
 TEST_CASE("augment: parameters follow aug_transforms' ranges and probabilities") {
     std::mt19937_64 rng(7);
     AugOptions o;

@@ -1,5 +1,8 @@
 #include "torch_doctest.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -7,9 +10,74 @@
 
 #include "ursa/dataset.h"
 #include "ursa/learner.h"
+#include "ursa/models.h"
 
 using namespace ursa;
 namespace fs = std::filesystem;
+
+TEST_CASE("fp32 blocks: under CPU bf16 autocast the marked blocks compute in fp32, the rest in bf16") {
+    torch::manual_seed(0);
+    Classifier model = *make_classifier("small", 3);
+    std::vector<std::string> names;
+    for (auto& [name, block] : body_blocks(model)) names.push_back(name);
+    CHECK((names == std::vector<std::string>{"layer1.0", "layer2.0", "layer3.0", "layer4.0"}));
+    Classifier resnet18 = *make_classifier("resnet18", 3);
+    CHECK(body_blocks(resnet18).size() == 8);
+    auto bad = set_fp32_blocks(model, {"layer9.0"});
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message.find("layer9.0") != std::string::npos);
+    REQUIRE(set_fp32_blocks(model, {"layer4.0"}));
+    model->eval();
+    const torch::Tensor x = torch::rand({2, 128, 4, 4});
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    auto blocks = body_blocks(model);
+    const torch::Tensor in_fp32 = blocks[3].second->forward(x);
+    const bool still_on = at::autocast::is_cpu_enabled();
+    const torch::Tensor in_bf16 = blocks[2].second->forward(torch::rand({2, 64, 7, 7}));
+    const torch::Tensor logits = model->forward(torch::rand({2, 3, 28, 28}));
+    at::autocast::set_cpu_enabled(false);
+    at::autocast::clear_cache();
+    CHECK((in_fp32.scalar_type() == torch::kFloat32));
+    CHECK(still_on);  // the fp32 block turns autocast back on when it is done
+    CHECK((in_bf16.scalar_type() == torch::kBFloat16));
+    CHECK((logits.sizes() == torch::IntArrayRef{2, 3}));
+    torch::Tensor plain;
+    {
+        torch::NoGradGuard no_grad;
+        plain = blocks[3].second->forward(x);  // no autocast: the flag changes nothing
+    }
+    CHECK((plain - blocks[3].second->residual(x)).abs().max().item<double>() == 0);
+    REQUIRE(set_fp32_blocks(model, {}));
+    CHECK_FALSE(blocks[3].second->fp32_under_autocast);
+}
+
+TEST_CASE("time_blocks times every block both ways and leaves the model as it was; 15 % decides") {
+    torch::manual_seed(1);
+    Classifier model = *make_classifier("small", 3);
+    set_memory_format(*model, torch::MemoryFormat::ChannelsLast);
+    model->eval();
+    std::vector<torch::Tensor> before;
+    for (const auto& b : model->buffers()) before.push_back(b.clone());
+    const auto gen_before = at::detail::getDefaultCPUGenerator().current_seed();
+    const torch::Tensor draw_before = torch::rand({4}, at::detail::getDefaultCPUGenerator().clone());
+    const std::vector<BlockTiming> t = time_blocks(model, 4, 28);
+    REQUIRE(t.size() == 4);
+    for (size_t i = 0; i < t.size(); ++i) {
+        CHECK(t[i].name == body_blocks(model)[i].first);
+        CHECK(t[i].bf16_ms > 0);
+        CHECK(t[i].fp32_ms > 0);
+    }
+    const auto buffers = model->buffers();
+    for (size_t i = 0; i < buffers.size(); ++i) CHECK(torch::equal(buffers[i], before[i]));
+    for (const auto& p : model->parameters()) CHECK_FALSE(p.grad().defined());
+    CHECK_FALSE(model->is_training());
+    CHECK(at::detail::getDefaultCPUGenerator().current_seed() == gen_before);
+    CHECK(torch::equal(torch::rand({4}), draw_before));  // torch's generator was not drawn from
+
+    CHECK((faster_in_fp32({{"a", 10.0, 8.4}, {"b", 10.0, 8.6}, {"c", 5.0, 9.0}, {"d", 2.0, 1.0}}) ==
+           std::vector<std::string>{"a", "d"}));
+}
 
 TEST_CASE("one-cycle schedule follows fastai's formulas") {
     OneCycle s{1e-3};

@@ -1,5 +1,6 @@
 #include "cli.h"
 #include <cstdlib>
+#include <sstream>
 
 #include "ursa/distributed.h"
 #include "ursa/learner.h"
@@ -58,6 +59,11 @@ std::function<void()> add_data_options(CLI::App* sub, const std::shared_ptr<Trai
                     "--aug zooms in by a random 1 to this about a random centre (fastai's max_zoom); 1 = no zoom")
         ->check(CLI::Range(1.0, 10.0))
         ->capture_default_str();
+    sub->add_option("--random-erase", o->aug.erase_p,
+                    "RandomErasing: the probability that a training image gets a box (up to 30 % of its area, "
+                    "aspect 0.3-3.3) of N(0,1) noise after normalisation; each image its own box; 0 = off")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
     sub->add_option("--max-pixels", o->max_pixels, "Refuse images larger than this many pixels")->capture_default_str();
     return [o, method, pad_mode] {
         o->dataset.seed = o->seed;
@@ -68,7 +74,7 @@ std::function<void()> add_data_options(CLI::App* sub, const std::shared_ptr<Trai
 
 // Architecture, starting weights and compute (shared by train and lr-find).
 void add_model_options(CLI::App* sub, const std::shared_ptr<TrainOptions>& o,
-                       const std::shared_ptr<std::string>& precision) {
+                       const std::shared_ptr<std::string>& precision, const std::shared_ptr<std::string>& fp32_blocks) {
     sub->add_option("--arch", o->arch, "Architecture")
         ->check(CLI::IsMember({"resnet18", "resnet34", "small"}))
         ->capture_default_str();
@@ -85,6 +91,23 @@ void add_model_options(CLI::App* sub, const std::shared_ptr<TrainOptions>& o,
                     "on others and on CUDA")
         ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
         ->capture_default_str();
+    sub->add_option("--fp32-blocks", *fp32_blocks,
+                    "Under bf16 on a CPU, residual blocks to run in fp32 (oneDNN's AMX backward is slow on small "
+                    "feature maps): none; a list such as layer3.0,layer4.0; or timed: time each block both ways "
+                    "before training and take those at least 15 % faster in fp32 (the choice then depends on "
+                    "the timing, so a seeded run may not repeat exactly)")
+        ->capture_default_str();
+}
+
+// --fp32-blocks none | timed | layer3.0,layer4.0 into the options.
+void set_fp32_blocks_option(TrainOptions& o, const std::string& value) {
+    o.time_blocks = value == "timed";
+    o.fp32_blocks.clear();
+    if (value == "none" || value == "timed") return;
+    std::string name;
+    std::istringstream names(value);
+    while (std::getline(names, name, ','))
+        if (!name.empty()) o.fp32_blocks.push_back(name);
 }
 
 }  // namespace
@@ -92,10 +115,11 @@ void add_model_options(CLI::App* sub, const std::shared_ptr<TrainOptions>& o,
 void add_train(CLI::App& app, Run& run, std::vector<std::string> argv) {
     auto o = std::make_shared<TrainOptions>();
     auto precision = std::make_shared<std::string>("auto");
+    auto fp32_blocks = std::make_shared<std::string>("none");
     auto* sub = app.add_subcommand("train", "Train a classifier on DATA/<label>/*.jpg (or DATA/{train,valid}/<label>/*)");
     auto finish = add_data_options(sub, o, /*data_required=*/false);
     sub->add_option("--out", o->out, "Run folder to write (weights, checkpoint, history.csv, labels.txt)");
-    add_model_options(sub, o, precision);
+    add_model_options(sub, o, precision, fp32_blocks);
     sub->add_option("--epochs", o->epochs, "Epochs (with --pretrained: epochs after the frozen ones, as fine_tune)")
         ->check(CLI::Range(1, 100000))
         ->capture_default_str();
@@ -135,13 +159,14 @@ void add_train(CLI::App& app, Run& run, std::vector<std::string> argv) {
                                    "Continue the run in this folder (default: --out) from its last checkpoint, with "
                                    "the options it was started with")
                        ->expected(0, 1);
-    sub->callback([o, finish, precision, resume, argv, &run] {
+    sub->callback([o, finish, precision, fp32_blocks, resume, argv, &run] {
         if (resume->count() > 0 && o->resume.empty()) o->resume = o->out;  // `--out RUN --resume`
         if (resume->count() > 0 && o->resume.empty()) throw CLI::RequiredError("--resume RUN (or --out RUN --resume)");
         if (o->resume.empty() && (o->data.empty() || o->out.empty()))
             throw CLI::RequiredError(o->data.empty() ? "data" : "--out");
         finish();
         o->bf16 = use_bf16(*precision, o->device);
+        set_fp32_blocks_option(*o, *fp32_blocks);
         if (o->nproc > 1 && !std::getenv(kLaunchedEnv)) {
             if (o->rank >= 0 || o->world_size >= 0) throw CLI::ValidationError("--nproc", "takes no --rank or --world-size");
             run = [o, argv] { return launch_local(o->nproc, argv, o->dist_timeout); };
@@ -155,18 +180,20 @@ void add_lr_find(CLI::App& app, Run& run) {
     auto o = std::make_shared<TrainOptions>();
     auto f = std::make_shared<LrFindOptions>();
     auto precision = std::make_shared<std::string>("auto");
+    auto fp32_blocks = std::make_shared<std::string>("none");
     auto* sub = app.add_subcommand("lr-find", "Sweep the learning rate over training batches (fastai's lr_find) and "
                                               "suggest one (valley); takes train's data and model flags");
     auto finish = add_data_options(sub, o);
-    add_model_options(sub, o, precision);
+    add_model_options(sub, o, precision, fp32_blocks);
     sub->add_option("--start-lr", f->start_lr, "First learning rate")->check(CLI::PositiveNumber)->capture_default_str();
     sub->add_option("--end-lr", f->end_lr, "Last learning rate")->check(CLI::PositiveNumber)->capture_default_str();
     sub->add_option("--num-it", f->num_it, "Iterations (batches)")->check(CLI::Range(2, 100000))->capture_default_str();
     sub->add_flag("--no-stop-div{false}", f->stop_div, "Go on when the loss exceeds 4x the best");
     sub->add_option("--plot", f->plot, "Write the loss curve as SVG to this file");
-    sub->callback([o, f, finish, precision, &run] {
+    sub->callback([o, f, finish, precision, fp32_blocks, &run] {
         finish();
         o->bf16 = use_bf16(*precision, o->device);
+        set_fp32_blocks_option(*o, *fp32_blocks);
         run = [o, f] { return lr_find_command(*o, *f); };
     });
 }

@@ -103,7 +103,31 @@ AugParams draw_aug_params(std::mt19937_64& rng, const AugOptions& o) {
         p.rrc_seed = rng();
         p.rrc_min_scale = o.min_scale;
     }
+    if (o.erase_p > 0) {  // ref: fastai RandomErasing._bounds (sl 0, min_aspect 0.3); drawn only then
+        const double log_ratio = std::log(0.3);
+        const double area = uniform(rng, 0, o.erase_max_area), aspect = std::exp(uniform(rng, log_ratio, -log_ratio));
+        const double at_row = uniform(rng, 0, 1), at_col = uniform(rng, 0, 1);
+        const uint64_t seed = rng();
+        if (draw(rng, o.erase_p))
+            p.erase_area = area, p.erase_aspect = aspect, p.erase_row_pct = at_row, p.erase_col_pct = at_col,
+            p.erase_seed = seed;
+    }
     return p;
+}
+
+CropBox erase_box(int h, int w, const AugParams& p) {
+    if (!(p.erase_area > 0) || h <= 0 || w <= 0) return {};
+    // ref: fastai _slice: bound = round(sqrt(area)) (Python rounds halves to even, as
+    // nearbyint does), loc = randint(0, max(size - bound, 0)), the slice clipped.
+    const double area = p.erase_area * h * w;
+    auto side = [](double a, int size) {
+        return static_cast<int>(std::min<double>(std::nearbyint(std::sqrt(a)), size));
+    };
+    const int bh = side(area * p.erase_aspect, h), bw = side(area / p.erase_aspect, w);
+    auto place = [](double pct, int size, int bound) {
+        return std::min(static_cast<int>(pct * (size - bound + 1)), size - bound);
+    };
+    return {place(p.erase_col_pct, w, bw), place(p.erase_row_pct, h, bh), bw, bh};
 }
 
 AugOptions no_batch_aug(const AugOptions& o) {
@@ -410,6 +434,14 @@ void augment_one(int h, int w, const AugParams& p, const Source& src, float* chw
             light_normalize(v, padded, light, scale[c], shift[c]);
             std::memcpy(chw + c * plane + static_cast<int64_t>(y) * w, v, sizeof(float) * w);
         }
+    }
+    const CropBox e = erase_box(h, w, p);  // ref: fastai cutout_gaussian, after Normalize
+    if (e.width > 0 && e.height > 0) {
+        std::mt19937_64 rng(p.erase_seed);
+        std::normal_distribution<float> noise(0.0f, 1.0f);
+        for (int c = 0; c < 3; ++c)
+            for (int y = e.y0; y < e.y0 + e.height; ++y)
+                for (int x = e.x0; x < e.x0 + e.width; ++x) chw[c * plane + static_cast<int64_t>(y) * w + x] = noise(rng);
     }
 }
 

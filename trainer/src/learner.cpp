@@ -1,5 +1,6 @@
 #include "ursa/learner.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
@@ -115,7 +117,7 @@ Storage training_storage(const TrainOptions& o) {
 }
 
 bool draws_batch_params(const TrainOptions& o) {
-    return o.augment || o.resize == ResizeMethod::RandomResizedCrop;
+    return o.augment || o.resize == ResizeMethod::RandomResizedCrop || o.aug.erase_p > 0;
 }
 
 AugOptions batch_aug_options(const TrainOptions& o) {
@@ -193,6 +195,36 @@ std::vector<int64_t> Learner::epoch_order() {
     return order;
 }
 
+namespace {
+
+// bf16 autocast on `device` for the scope's lifetime (nothing when `on` is false).
+class Bf16Autocast {
+public:
+    Bf16Autocast(bool on, const torch::Device& device) : on_(on), cuda_(device.is_cuda()) {
+        if (!on_) return;
+        if (cuda_) {
+            at::autocast::set_enabled(true);
+            at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+        } else {
+            at::autocast::set_cpu_enabled(true);
+            at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+        }
+    }
+    ~Bf16Autocast() {
+        if (!on_) return;
+        if (cuda_) at::autocast::set_enabled(false);
+        else at::autocast::set_cpu_enabled(false);
+        at::autocast::clear_cache();
+    }
+    Bf16Autocast(const Bf16Autocast&) = delete;
+    Bf16Autocast& operator=(const Bf16Autocast&) = delete;
+
+private:
+    bool on_, cuda_;
+};
+
+}  // namespace
+
 Learner::BatchDraw Learner::draw_batch(std::vector<int64_t> idx) {
     BatchDraw d{std::move(idx), {}};
     if (draws_batch_params(options)) {
@@ -220,18 +252,11 @@ double Learner::step(const Batch& b, const std::vector<double>& lrs, double mom)
     model->train();
     opt.set_lrs(lrs);
     opt.set_mom(mom);
-    const bool cuda = device.is_cuda();
-    if (cuda) {
-        at::autocast::set_enabled(options.bf16);
-        at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    } else {
-        at::autocast::set_cpu_enabled(options.bf16);
-        at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    torch::Tensor logits;
+    {
+        const Bf16Autocast autocast(options.bf16, device);
+        logits = model->forward(b.images.to(device).contiguous(kMemoryFormat));
     }
-    torch::Tensor logits = model->forward(b.images.to(device).contiguous(kMemoryFormat));
-    if (cuda) at::autocast::set_enabled(false);
-    else at::autocast::set_cpu_enabled(false);
-    if (options.bf16) at::autocast::clear_cache();
     torch::Tensor loss = classification_loss(logits.to(torch::kFloat32), b.labels.to(device), options.label_smoothing);
     opt.zero_grad();
     if (group) group->begin_gradients();
@@ -263,7 +288,8 @@ std::pair<double, double> Learner::validate(bool flip_tta) {
         for (int64_t i = start; i < std::min(n, start + bs_); ++i) idx.push_back(i);
         Batch b = make_batch(valid_data, idx, spec);
         b.labels = b.labels.to(device);
-        auto predict = [&](const torch::Tensor& x) {
+        auto predict = [&](const torch::Tensor& x) {  // under autocast as training, as fastai's mixed precision
+            const Bf16Autocast autocast(options.bf16, device);
             return model->forward(x.to(device).contiguous(kMemoryFormat)).to(torch::kFloat32);
         };
         torch::Tensor logits = predict(b.images);
@@ -348,7 +374,9 @@ nlohmann::json options_to_json(const TrainOptions& o) {
             {"aug_mult", o.aug.mult},
             {"max_zoom", o.aug.max_zoom},
             {"min_scale", o.aug.min_scale},
+            {"random_erase", o.aug.erase_p},
             {"bf16", o.bf16},
+            {"fp32_blocks", o.fp32_blocks},
             {"device", o.device},
             {"max_pixels", o.max_pixels},
             {"seed", o.seed},
@@ -382,7 +410,9 @@ Result<TrainOptions> options_from_json(const std::string& text) {
         o.aug.mult = j.at("aug_mult");
         o.aug.max_zoom = j.value("max_zoom", AugOptions{}.max_zoom);  // runs from before --max-zoom
         o.aug.min_scale = j.value("min_scale", 0.08);
+        o.aug.erase_p = j.value("random_erase", 0.0);  // runs from before --random-erase
         o.bf16 = j.at("bf16");
+        o.fp32_blocks = j.value("fp32_blocks", std::vector<std::string>{});
         o.device = j.value("device", "auto");
         o.max_pixels = j.at("max_pixels");
         o.seed = j.at("seed");
@@ -569,6 +599,60 @@ void set_memory_format(torch::nn::Module& model, torch::MemoryFormat format) {
         if (p.dim() == 4) p.set_data(p.data().contiguous(format));
 }
 
+std::vector<BlockTiming> time_blocks(Classifier& model, int64_t batch, int64_t size) {
+    std::vector<std::pair<std::string, torch::Tensor>> saved;  // BatchNorm's running statistics
+    for (const auto& b : model->named_buffers()) saved.emplace_back(b.key(), b.value().clone());
+    const bool was_training = model->is_training();
+    model->train();
+    auto& body = *model->body;
+    torch::Tensor x;
+    {
+        torch::NoGradGuard no_grad;
+        auto gen = at::detail::createCPUGenerator(0);
+        x = torch::empty({batch, 3, size, size}).uniform_(-1, 1, gen).contiguous(kMemoryFormat);
+        x = torch::relu(body.bn1(body.conv1(x)));
+        if (body.maxpool) x = body.maxpool(x);
+    }
+    std::vector<BlockTiming> timings;
+    for (auto& [name, block] : body_blocks(model)) {
+        BlockTiming t{name};
+        for (const bool bf16 : {true, false}) {
+            double best = INFINITY;
+            for (int rep = 0; rep < 4; ++rep) {  // the first builds oneDNN's kernels
+                const torch::Tensor in = x.to(bf16 ? torch::kBFloat16 : torch::kFloat32).requires_grad_();
+                const auto t0 = std::chrono::steady_clock::now();
+                torch::Tensor y;
+                {
+                    const Bf16Autocast autocast(bf16, torch::kCPU);
+                    y = block->residual(in);
+                }
+                y.to(torch::kFloat32).sum().backward();
+                const double ms =
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+                if (rep > 0) best = std::min(best, ms);
+            }
+            (bf16 ? t.bf16_ms : t.fp32_ms) = best;
+        }
+        timings.push_back(t);
+        torch::NoGradGuard no_grad;
+        x = block->residual(x.to(torch::kFloat32));
+    }
+    {
+        torch::NoGradGuard no_grad;
+        for (auto& [name, t] : saved) model->named_buffers()[name].copy_(t);
+    }
+    for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+    model->train(was_training);
+    return timings;
+}
+
+std::vector<std::string> faster_in_fp32(const std::vector<BlockTiming>& timings) {
+    std::vector<std::string> names;
+    for (const auto& t : timings)
+        if (t.fp32_ms < 0.85 * t.bf16_ms) names.push_back(t.name);
+    return names;
+}
+
 namespace {
 
 // Data, split and model as train and lr-find both need them (prepare fills it;
@@ -580,6 +664,14 @@ struct Setup {
 };
 
 // `with_valid`: lr-find never validates, so it does not decode the validation set.
+// What `precision:` prints: fp32, or bf16 autocast and the blocks that are not.
+std::string precision_line(const TrainOptions& o) {
+    if (!o.bf16) return "fp32";
+    std::string line = "bf16 autocast";
+    for (size_t i = 0; i < o.fp32_blocks.size(); ++i) line += (i == 0 ? ", fp32 in " : ", ") + o.fp32_blocks[i];
+    return line;
+}
+
 int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir, bool with_valid = true) {
     const int threads = thread_count(o.threads);
     torch::set_num_threads(threads);
@@ -651,10 +743,31 @@ int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir, bo
     if (device.is_cuda()) torch::cuda::manual_seed_all(o.seed);
     model->to(device);
     set_memory_format(*model, kMemoryFormat);
-    s.learner = std::make_unique<Learner>(model, o, std::move(train_data), std::move(valid_data));
+    TrainOptions run_options = o;
+    std::string timed;
+    if (!o.bf16 || device.is_cuda()) {
+        if (o.time_blocks || !o.fp32_blocks.empty())
+            std::fprintf(stderr, "note: --fp32-blocks applies to bf16 autocast on a CPU; this run is %s\n",
+                         device.is_cuda() ? "on CUDA" : "fp32");
+        run_options.fp32_blocks.clear();
+        run_options.time_blocks = false;
+    } else if (o.time_blocks) {
+        const std::vector<BlockTiming> timings = time_blocks(model, o.batch_size, o.size);
+        run_options.fp32_blocks = faster_in_fp32(timings);
+        timed = "each block timed both ways, ms bf16 / fp32:";
+        for (size_t i = 0; i < timings.size(); ++i)
+            timed += fmt::format("{} {} {:.1f} / {:.1f}", i == 0 ? "" : ",", timings[i].name, timings[i].bf16_ms,
+                                 timings[i].fp32_ms);
+    }
+    if (auto ok = set_fp32_blocks(model, run_options.fp32_blocks); !ok) {
+        std::fprintf(stderr, "error: %s\n", ok.error().message.c_str());
+        return 2;
+    }
+    s.learner = std::make_unique<Learner>(model, run_options, std::move(train_data), std::move(valid_data));
     s.learner->device = device;
     std::printf("device: %s\n", device.is_cuda() ? "cuda" : "cpu");
-    std::printf("precision: %s\n", o.bf16 ? "bf16 autocast" : "fp32");
+    std::printf("precision: %s\n", precision_line(run_options).c_str());
+    if (!timed.empty()) std::printf("  (%s)\n", timed.c_str());
     return 0;
 }
 
@@ -722,10 +835,31 @@ int train_process(const TrainOptions& given, ProcessGroup* group) {
             std::fprintf(stderr, "error: %s\n", ok.error().message.c_str());
             return 2;
         }
+        if (o.time_blocks && o.bf16 && !l.device.is_cuda()) {  // the ranks' timings may differ: a majority decides
+            auto blocks = body_blocks(l.model);
+            torch::Tensor votes = torch::zeros({static_cast<int64_t>(blocks.size())}, torch::kDouble);
+            for (size_t i = 0; i < blocks.size(); ++i)
+                votes[static_cast<int64_t>(i)] = blocks[i].second->fp32_under_autocast ? 1.0 : 0.0;
+            group->allreduce_sum(votes);
+            l.options.fp32_blocks.clear();
+            for (size_t i = 0; i < blocks.size(); ++i)
+                if (2 * votes[static_cast<int64_t>(i)].item<double>() > group->world())
+                    l.options.fp32_blocks.push_back(blocks[i].first);
+            (void)set_fp32_blocks(l.model, l.options.fp32_blocks);
+            std::printf("precision over the ranks: %s\n", precision_line(l.options).c_str());
+        }
         std::printf("data parallel: %d ranks, %lld images per rank and batch (global batch %lld), BatchNorm "
                     "synchronized\n",
                     group->world(), static_cast<long long>(l.batch_size()),
                     static_cast<long long>(l.global_batch_size()));
+    }
+    if (lead && l.options.fp32_blocks != o.fp32_blocks) {  // the timed choice, kept for --resume
+        if (auto saved = write_file_atomic((fs::path(o.out) / kRunOptions).string(),
+                                           options_to_json(l.options).dump(2) + "\n");
+            !saved) {
+            std::fprintf(stderr, "error: %s\n", saved.error().message.c_str());
+            return 2;
+        }
     }
     const std::vector<Phase> plan = training_plan(o);
     int total_epochs = 0;

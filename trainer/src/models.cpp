@@ -1,7 +1,9 @@
 #include "ursa/models.h"
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -64,6 +66,15 @@ BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride)
 }
 
 torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
+    if (!fp32_under_autocast || !at::autocast::is_cpu_enabled()) return residual(x);
+    at::autocast::set_cpu_enabled(false);  // back on when the block is done, even on a throw
+    struct Restore {
+        ~Restore() { at::autocast::set_cpu_enabled(true); }
+    } restore;
+    return residual(x.to(torch::kFloat32));
+}
+
+torch::Tensor BasicBlockImpl::residual(const torch::Tensor& x) {
     torch::Tensor identity = downsample ? run_sequential(*downsample, x) : x;
     torch::Tensor out = torch::relu(batch_norm(*bn1, conv1(x)));
     out = batch_norm(*bn2, conv2(out));
@@ -135,6 +146,27 @@ ClassifierImpl::ClassifierImpl(const std::string& arch_name, int64_t classes) : 
 }
 
 torch::Tensor ClassifierImpl::forward(torch::Tensor x) { return run_sequential(*head, body->forward(x)); }
+
+std::vector<std::pair<std::string, BasicBlock>> body_blocks(Classifier& model) {
+    std::vector<std::pair<std::string, BasicBlock>> blocks;
+    auto& body = *model->body;
+    const nn::Sequential* layers[] = {&body.layer1, &body.layer2, &body.layer3, &body.layer4};
+    for (size_t l = 0; l < 4; ++l)
+        for (size_t i = 0; i < (*layers[l])->size(); ++i)
+            blocks.emplace_back("layer" + std::to_string(l + 1) + "." + std::to_string(i),
+                                (*layers[l])->ptr<BasicBlockImpl>(i));
+    return blocks;
+}
+
+Result<bool> set_fp32_blocks(Classifier& model, const std::vector<std::string>& names) {
+    auto blocks = body_blocks(model);
+    for (const auto& name : names)
+        if (std::none_of(blocks.begin(), blocks.end(), [&](const auto& b) { return b.first == name; }))
+            return make_error("--arch " + model->arch + " has no block '" + name + "'");
+    for (auto& [name, block] : blocks)
+        block->fp32_under_autocast = std::find(names.begin(), names.end(), name) != names.end();
+    return true;
+}
 
 const std::vector<std::string>& known_archs() {
     static const std::vector<std::string> archs = {"resnet18", "resnet34", "small"};

@@ -64,15 +64,24 @@ int summarize(const TrainOptions& o, int64_t item) {
         std::fprintf(stderr, "error: %s: %s\n", it.path.c_str(), fitted.error().message.c_str());
         return 1;
     }
+    std::mt19937_64 rng(o.seed);
+    const AugParams p = draw_aug_params(rng, batch_aug_options(o));
     if (o.augment) {
-        std::mt19937_64 rng(o.seed);
-        const AugParams p = draw_aug_params(rng, o.aug);
         std::printf("augment     training batches only (an example draw): flip %s, rotate %.1f deg, zoom %.3f at "
                     "(%.2f, %.2f), warp (%.3f, %.3f), brightness %.3f, contrast %.3f; reflection padding\n",
                     p.flip ? "yes" : "no", p.rotate_deg, p.zoom, p.col_pct, p.row_pct, p.warp_x, p.warp_y,
                     p.brightness, p.contrast);
     } else {
         std::printf("augment     off (--no-aug)\n");
+    }
+    if (o.aug.erase_p > 0) {
+        const CropBox e = erase_box(o.size, o.size, p);
+        char drawn[96] = "no box";
+        if (e.width > 0)
+            std::snprintf(drawn, sizeof drawn, "a %d x %d box at (%d, %d)", e.width, e.height, e.x0, e.y0);
+        std::printf("erase       training images with p %.2f, after normalize: a box of up to %.0f %% of the area, "
+                    "aspect 0.3-3.3, of N(0,1) noise (the example draw: %s)\n",
+                    o.aug.erase_p, 100 * o.aug.erase_max_area, drawn);
     }
     const InputSpec spec = input_spec(o);
     std::vector<float> chw;

@@ -32,6 +32,12 @@ struct TrainOptions {
     bool augment = true;         // fastai's aug_transforms on training batches
     AugOptions aug;
     bool bf16 = false;           // bf16 autocast for convolutions (AMX on recent Xeons); see cpu_has_native_bf16
+    // Under bf16 on a CPU, the residual blocks ("layer3.0", …) that run in fp32 instead
+    // (oneDNN's AMX backward kernels are slow on small feature maps); saved with the
+    // run, so a resumed run keeps them. time_blocks (--fp32-blocks timed): prepare
+    // times each block both ways and lists those at least 15 % faster in fp32.
+    std::vector<std::string> fp32_blocks;
+    bool time_blocks = false;
     std::string device = "auto"; // auto | cpu | cuda
     int64_t max_pixels = kDefaultMaxPixels;
     uint64_t seed = 42;
@@ -87,8 +93,9 @@ bool uses_crop_strips(const TrainOptions& options);
 // random-resized-crop, else the fitted ones.
 Storage training_storage(const TrainOptions& options);
 
-// Whether training batches get AugParams (augmentation on, or random-resized-crop,
-// which is drawn with them even under --no-aug), and the options they are drawn with.
+// Whether training batches get AugParams (augmentation on, or random-resized-crop or
+// random erasing, which are drawn with them even under --no-aug), and the options
+// they are drawn with.
 bool draws_batch_params(const TrainOptions& options);
 AugOptions batch_aug_options(const TrainOptions& options);
 
@@ -106,6 +113,21 @@ bool use_bf16(const std::string& precision, const std::string& device);
 
 // Lays the model's 4-D weights out in `format` (training uses channels-last).
 void set_memory_format(torch::nn::Module& model, torch::MemoryFormat format);
+
+// One residual block's training time (forward and backward of one batch), in ms.
+struct BlockTiming {
+    std::string name;  // "layer1.0", as body_blocks names it
+    double bf16_ms = 0, fp32_ms = 0;
+};
+
+// Times every residual block of `model` (on the CPU, channels-last) on the
+// activations a batch of `batch` random size x size images gives it, once under bf16
+// autocast and once in fp32; the best of 3 after a warm-up. The weights, buffers and
+// gradients are left as they were, and torch's random generator is not used.
+std::vector<BlockTiming> time_blocks(Classifier& model, int64_t batch, int64_t size);
+
+// The blocks that train at least 15 % faster in fp32 than under bf16 autocast.
+std::vector<std::string> faster_in_fp32(const std::vector<BlockTiming>& timings);
 
 // Runs the whole training; prints progress and the per-epoch table. Returns the
 // process exit status: 0 success, 1 when some files were skipped (the model is

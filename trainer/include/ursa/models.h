@@ -16,10 +16,14 @@ namespace ursa {
 struct BasicBlockImpl : torch::nn::Module {
     BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride);
     torch::Tensor forward(torch::Tensor x);
+    torch::Tensor residual(const torch::Tensor& x);  // the block itself, in whatever precision is on
 
     torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
     torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
     torch::nn::Sequential downsample{nullptr};  // conv1x1 + BN when the shape changes
+    // Under CPU bf16 autocast, run this block in fp32 (its input cast to float): set
+    // where the block trains faster so (see measure_block_precision).
+    bool fp32_under_autocast = false;
 };
 TORCH_MODULE(BasicBlock);
 
@@ -97,6 +101,13 @@ Result<bool> load_pretrained(Classifier& model, const std::string& path);
 
 // The trained model of a run folder (config.json's arch and labels, model.safetensors).
 Result<Classifier> load_run_model(const std::string& run_dir, const RunConfig& config);
+
+// The body's residual blocks by their parameter-name prefixes ("layer1.0", …), in order.
+std::vector<std::pair<std::string, BasicBlock>> body_blocks(Classifier& model);
+
+// Marks the named blocks (names as body_blocks gives them) to run in fp32 under CPU
+// bf16 autocast, and the others not; an unknown name is an error.
+Result<bool> set_fp32_blocks(Classifier& model, const std::vector<std::string>& names);
 
 // The architectures `--arch` accepts.
 const std::vector<std::string>& known_archs();
