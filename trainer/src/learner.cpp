@@ -195,36 +195,6 @@ std::vector<int64_t> Learner::epoch_order() {
     return order;
 }
 
-namespace {
-
-// bf16 autocast on `device` for the scope's lifetime (nothing when `on` is false).
-class Bf16Autocast {
-public:
-    Bf16Autocast(bool on, const torch::Device& device) : on_(on), cuda_(device.is_cuda()) {
-        if (!on_) return;
-        if (cuda_) {
-            at::autocast::set_enabled(true);
-            at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-        } else {
-            at::autocast::set_cpu_enabled(true);
-            at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-        }
-    }
-    ~Bf16Autocast() {
-        if (!on_) return;
-        if (cuda_) at::autocast::set_enabled(false);
-        else at::autocast::set_cpu_enabled(false);
-        at::autocast::clear_cache();
-    }
-    Bf16Autocast(const Bf16Autocast&) = delete;
-    Bf16Autocast& operator=(const Bf16Autocast&) = delete;
-
-private:
-    bool on_, cuda_;
-};
-
-}  // namespace
-
 Learner::BatchDraw Learner::draw_batch(std::vector<int64_t> idx) {
     BatchDraw d{std::move(idx), {}};
     if (draws_batch_params(options)) {
@@ -254,7 +224,7 @@ double Learner::step(const Batch& b, const std::vector<double>& lrs, double mom)
     opt.set_mom(mom);
     torch::Tensor logits;
     {
-        const Bf16Autocast autocast(options.bf16, device);
+        const Bf16AutocastScope autocast(options.bf16, device);
         logits = model->forward(b.images.to(device).contiguous(kMemoryFormat));
     }
     torch::Tensor loss = classification_loss(logits.to(torch::kFloat32), b.labels.to(device), options.label_smoothing);
@@ -289,7 +259,7 @@ std::pair<double, double> Learner::validate(bool flip_tta) {
         Batch b = make_batch(valid_data, idx, spec);
         b.labels = b.labels.to(device);
         auto predict = [&](const torch::Tensor& x) {  // under autocast as training, as fastai's mixed precision
-            const Bf16Autocast autocast(options.bf16, device);
+            const Bf16AutocastScope autocast(options.bf16, device);
             return model->forward(x.to(device).contiguous(kMemoryFormat)).to(torch::kFloat32);
         };
         torch::Tensor logits = predict(b.images);
@@ -600,8 +570,8 @@ void set_memory_format(torch::nn::Module& model, torch::MemoryFormat format) {
 }
 
 std::vector<BlockTiming> time_blocks(Classifier& model, int64_t batch, int64_t size) {
-    std::vector<std::pair<std::string, torch::Tensor>> saved;  // BatchNorm's running statistics
-    for (const auto& b : model->named_buffers()) saved.emplace_back(b.key(), b.value().clone());
+    std::vector<std::pair<torch::Tensor, torch::Tensor>> saved;  // BatchNorm's running statistics and a copy
+    for (const auto& b : model->buffers()) saved.emplace_back(b, b.clone());
     const bool was_training = model->is_training();
     model->train();
     auto& body = *model->body;
@@ -623,7 +593,7 @@ std::vector<BlockTiming> time_blocks(Classifier& model, int64_t batch, int64_t s
                 const auto t0 = std::chrono::steady_clock::now();
                 torch::Tensor y;
                 {
-                    const Bf16Autocast autocast(bf16, torch::kCPU);
+                    const Bf16AutocastScope autocast(bf16, torch::kCPU);
                     y = block->residual(in);
                 }
                 y.to(torch::kFloat32).sum().backward();
@@ -639,7 +609,7 @@ std::vector<BlockTiming> time_blocks(Classifier& model, int64_t batch, int64_t s
     }
     {
         torch::NoGradGuard no_grad;
-        for (auto& [name, t] : saved) model->named_buffers()[name].copy_(t);
+        for (auto& [live, copy] : saved) live.copy_(copy);
     }
     for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
     model->train(was_training);
@@ -663,7 +633,6 @@ struct Setup {
     std::vector<Failure> failures;
 };
 
-// `with_valid`: lr-find never validates, so it does not decode the validation set.
 // What `precision:` prints: fp32, or bf16 autocast and the blocks that are not.
 std::string precision_line(const TrainOptions& o) {
     if (!o.bf16) return "fp32";
@@ -672,6 +641,7 @@ std::string precision_line(const TrainOptions& o) {
     return line;
 }
 
+// `with_valid`: lr-find never validates, so it does not decode the validation set.
 int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir, bool with_valid = true) {
     const int threads = thread_count(o.threads);
     torch::set_num_threads(threads);

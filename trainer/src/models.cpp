@@ -65,12 +65,27 @@ BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride)
     }
 }
 
+Bf16AutocastScope::Bf16AutocastScope(bool on, const torch::Device& device)
+    : on_(on), cuda_(device.is_cuda()),
+      was_(cuda_ ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled()) {
+    if (cuda_) {
+        at::autocast::set_enabled(on_);
+        if (on_) at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    } else {
+        at::autocast::set_cpu_enabled(on_);
+        if (on_) at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    }
+}
+
+Bf16AutocastScope::~Bf16AutocastScope() {
+    if (cuda_) at::autocast::set_enabled(was_);
+    else at::autocast::set_cpu_enabled(was_);
+    if (on_) at::autocast::clear_cache();
+}
+
 torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
     if (!fp32_under_autocast || !at::autocast::is_cpu_enabled()) return residual(x);
-    at::autocast::set_cpu_enabled(false);  // back on when the block is done, even on a throw
-    struct Restore {
-        ~Restore() { at::autocast::set_cpu_enabled(true); }
-    } restore;
+    const Bf16AutocastScope off(false, torch::kCPU);  // back on when the block is done, even on a throw
     return residual(x.to(torch::kFloat32));
 }
 

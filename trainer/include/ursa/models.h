@@ -12,6 +12,20 @@
 
 namespace ursa {
 
+// Turns bf16 autocast on `device` (CUDA or the CPU) on or off for the scope's
+// lifetime, then puts back what was there; when it turned it on, it also clears
+// autocast's cache of cast weights on the way out.
+class Bf16AutocastScope {
+public:
+    Bf16AutocastScope(bool on, const torch::Device& device);
+    ~Bf16AutocastScope();
+    Bf16AutocastScope(const Bf16AutocastScope&) = delete;
+    Bf16AutocastScope& operator=(const Bf16AutocastScope&) = delete;
+
+private:
+    bool on_, cuda_, was_;
+};
+
 // ref: torchvision resnet.py BasicBlock (expansion 1).
 struct BasicBlockImpl : torch::nn::Module {
     BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride);
