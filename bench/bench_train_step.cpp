@@ -1,9 +1,11 @@
 // One training step's compute alone, without data loading: forward (with bf16 autocast
 // or fp32), loss, backward and Adam on a random channels-last batch, timed per part.
-// usage: ursa_bench_train_step [ARCH resnet18] [SIZE 128] [BS 64] [fp32|bf16|auto] [STEPS 20]
+// usage: ursa_bench_train_step [ARCH resnet18] [SIZE 128] [BS 64] [fp32|bf16|bf16-onednn|auto] [STEPS 20]
 //                              [THREADS 0 = all cores]
-// auto: bf16, with the blocks that time at least 15 % faster in fp32 in fp32, as
-// `ursa train --fp32-blocks timed` chooses them.
+// bf16: as `ursa train` under bf16 (small-map convolutions as matrix products);
+// bf16-onednn: oneDNN's convolutions everywhere (--no-matmul-convs); auto: bf16, with
+// the blocks that time at least 15 % faster in fp32 in fp32, as `ursa train
+// --fp32-blocks timed` chooses them.
 #include <torch/torch.h>
 
 #include <chrono>
@@ -33,6 +35,7 @@ int main(int argc, char** argv) {
     }
     ursa::Classifier model = *made;
     ursa::set_memory_format(*model, torch::MemoryFormat::ChannelsLast);  // as ursa train lays them out
+    ursa::set_matmul_convs(model, bf16 && mode != "bf16-onednn");
     std::string fp32_in;
     if (mode == "auto") {
         const auto blocks = ursa::faster_in_fp32(ursa::time_blocks(model, bs, size));
@@ -65,6 +68,6 @@ int main(int argc, char** argv) {
     }
     std::printf("%s %d px, batch %d, %s%s, %d threads: forward %.1f ms, backward %.1f ms, Adam %.1f ms per step; "
                 "%.1f images/s\n",
-                arch.c_str(), size, bs, bf16 ? "bf16 autocast" : "fp32", fp32_in.c_str(), threads,
+                arch.c_str(), size, bs, !bf16 ? "fp32" : mode == "bf16-onednn" ? "bf16 autocast, oneDNN convolutions" : "bf16 autocast", fp32_in.c_str(), threads,
                 forward / steps, backward / steps, adam / steps, bs * steps / (forward + backward + adam) * 1000);
 }

@@ -36,9 +36,11 @@ if grep -m1 '^flags' /proc/cpuinfo | grep -qwE 'avx512_bf16|amx_bf16'; then nati
 if [ $native = bf16 ]; then
   check "train on this CPU with native bf16 defaults to bf16 autocast" contains train.out "precision: bf16 autocast"
   check "the run's options say bf16" grep -q '"bf16": true' run/options.json
+  check "the run's options keep the matmul convolutions" grep -q '"matmul_convs": true' run/options.json
 else
   check "train on this CPU without native bf16 defaults to fp32" contains train.out "precision: fp32"
   check "the run's options say fp32" grep -q '"bf16": false' run/options.json
+  check "an fp32 run has no matmul convolutions" grep -q '"matmul_convs": false' run/options.json
 fi
 
 # --- the same seed gives the same split and the same first epoch ----------------------
@@ -94,6 +96,9 @@ run lr_find_blocks 1 "$ursa" lr-find data --arch small --size 32 --bs 8 --valid-
 check "--fp32-blocks LIST: the blocks named are said to run in fp32" contains lr_find_blocks.out "precision: bf16 autocast, fp32 in layer4.0, layer3.0"
 run lr_find_timed 1 "$ursa" lr-find data --arch small --size 32 --bs 8 --valid-pct 0.25 --seed 3 --num-it 12 --no-stop-div --precision bf16 --fp32-blocks timed
 check "--fp32-blocks timed prints each block's two timings" grep -qE "each block timed both ways, ms bf16 / fp32: layer1.0 [0-9.]+ / [0-9.]+, layer2.0 .*layer4.0 [0-9.]+ / [0-9.]+\)$" lr_find_timed.out
+check "bf16 runs the small-map convolutions as matmuls by default, and says so" contains lr_find_blocks.out "; convolutions on small maps as matrix products"
+run lr_find_onednn 1 "$ursa" lr-find data --arch small --size 32 --bs 8 --valid-pct 0.25 --seed 3 --num-it 12 --no-stop-div --precision bf16 --no-matmul-convs
+check "--no-matmul-convs leaves every convolution to oneDNN" grep -qE "^precision: bf16 autocast$" lr_find_onednn.out
 run fp32_blocks_bad 2 "$ursa" lr-find data --arch small --size 32 --bs 8 --valid-pct 0.25 --num-it 5 --precision bf16 --fp32-blocks layer9.0
 check "an unknown block in --fp32-blocks is refused with its name" contains fp32_blocks_bad.err "no block 'layer9.0'"
 run fp32_blocks_noop 1 "$ursa" lr-find data --arch small --size 32 --bs 8 --valid-pct 0.25 --num-it 12 --no-stop-div --precision fp32 --fp32-blocks layer4.0
@@ -283,6 +288,18 @@ check "--random-erase 1: the example draw erases a box, under --no-aug too" grep
 check "--no-aug stays off with --random-erase" contains summary_erase.out "augment     off (--no-aug)"
 run erase_bad 2 "$ursa" train data --random-erase 1.5 --out x
 check "--random-erase above 1 is refused with the flag's name" contains erase_bad.err "--random-erase"
+# Progressive resizing: the first epoch on batches shrunk to 16 px, then 32.
+run progressive 1 "$ursa" train data --arch small --size 32 --epochs 2 --bs 8 --valid-pct 0.25 --seed 3 --start-size 16 --start-epochs 1 --out prog
+check "--start-size/--start-epochs print the plan" contains progressive.out "progressive resizing: epoch 0 at 16 px, then 32 px"
+check "a progressive run trains every epoch" test "$(grep -cE '^[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9]{2}:[0-9]{2}$' progressive.out)" -eq 2
+check "the run's options keep the start size and epochs" grep -qzE '"start_epochs": 1,.*"start_size": 16' prog/options.json
+check "a progressive run's model takes --size (the export contract)" sh -c "tr -d ' \\n' < prog/config.json | grep -q '\"size\":\\[32,32\\]'"
+run prog_big 2 "$ursa" train data --size 32 --start-size 32 --start-epochs 1 --out x
+check "--start-size not below --size is refused with both sizes" contains prog_big.err "--start-size: 32 is not in [16, --size 32)"
+run prog_half 2 "$ursa" train data --size 32 --start-size 16 --out x
+check "--start-size without --start-epochs is refused" contains prog_half.err "needs --start-epochs"
+run prog_all 2 "$ursa" train data --size 32 --epochs 2 --start-size 16 --start-epochs 2 --out x
+check "--start-epochs covering the whole run is refused" contains prog_all.err "leaves none of the run's 2 epochs at --size"
 run precision_bad 2 "$ursa" train data --precision fp16 --out x
 check "an unknown --precision is refused with the flag's name" contains precision_bad.err "--precision"
 run max_zoom_bad 2 "$ursa" train data --max-zoom 0.5 --out x

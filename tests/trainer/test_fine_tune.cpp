@@ -9,6 +9,7 @@
 #include "ursa/learner.h"
 #include "ursa/models.h"
 #include "ursa/optimizer.h"
+#include "ursa/preprocess.h"
 #include "ursa/safetensors.h"
 
 using namespace ursa;
@@ -292,4 +293,69 @@ TEST_CASE("an Ursa run's weights load as a body; the head is left to the new cla
     CHECK(torch::equal(a->body->layer4->parameters()[0], b->body->layer4->parameters()[0]));
     CHECK(torch::equal(a->body->bn1->running_var, b->body->bn1->running_var));
     CHECK(b->head->parameters().back().size(0) == 5);
+}
+
+TEST_CASE("progressive resizing: epoch_size switches from start_size to size after start_epochs") {
+    TrainOptions o;
+    o.size = 28;
+    CHECK(epoch_size(o, 0) == 28);  // off
+    o.start_size = 20;
+    o.start_epochs = 3;
+    CHECK(epoch_size(o, 0) == 20);
+    CHECK(epoch_size(o, 2) == 20);
+    CHECK(epoch_size(o, 3) == 28);
+    CHECK(epoch_size(o, 10) == 28);
+}
+
+TEST_CASE("resize_batch shrinks as Pillow's antialiased BILINEAR resize does (core's resize), to 1/255") {
+    const Prepared p = random_images(2, 28, 2, 9);
+    torch::Tensor batch = torch::empty({2, 3, 28, 28});
+    for (int i = 0; i < 2; ++i)
+        batch[i] = torch::from_blob(const_cast<uint8_t*>(p.images[i].pixels.data()), {28, 28, 3}, torch::kUInt8)
+                       .permute({2, 0, 1})
+                       .to(torch::kFloat32) / 255;
+    const torch::Tensor small = resize_batch(batch, 20);
+    REQUIRE(small.sizes() == torch::IntArrayRef({2, 3, 20, 20}));
+    for (int i = 0; i < 2; ++i) {
+        const Image ref = resize(p.images[i], 20, 20, Filter::Bilinear);  // Pillow parity: tests/core
+        const torch::Tensor want =
+            torch::from_blob(const_cast<uint8_t*>(ref.pixels.data()), {20, 20, 3}, torch::kUInt8)
+                .permute({2, 0, 1})
+                .to(torch::kFloat32) / 255;
+        CHECK((small[i] - want).abs().max().item<double>() <= 1.0 / 255 + 1e-6);
+    }
+    CHECK(resize_batch(batch, 28).data_ptr() == batch.data_ptr());  // already that size: untouched
+}
+
+TEST_CASE("the feed size shrinks the batches step trains on and validate scores; the model takes any size") {
+    torch::manual_seed(2);
+    TrainOptions o;
+    o.arch = "small";
+    o.size = 32;
+    o.batch_size = 4;
+    o.augment = false;
+    Learner l(*make_classifier("small", 2), o, random_images(8, 32, 2, 3), random_images(4, 32, 2, 4));
+    CHECK(l.feed_size() == 32);
+    l.set_feed_size(16);
+    CHECK(l.feed_size() == 16);
+    const Batch b = l.load_batch(l.draw_batch({0, 1, 2, 3}));
+    CHECK(b.images.size(2) == 32);  // the loader cuts at --size; step shrinks
+    auto loss_at = [&](int64_t size) {  // step's loss by hand, with the same dropout draws
+        torch::NoGradGuard g;
+        torch::manual_seed(7);
+        l.model->train();
+        return classification_loss(l.model->forward(resize_batch(b.images, size)), b.labels, 0).item<double>();
+    };
+    const double at16 = loss_at(16), at32 = loss_at(32);
+    torch::manual_seed(7);
+    const double stepped = l.step(b, {1e-2, 1e-2, 1e-2}, 0.9);
+    CHECK(stepped == doctest::Approx(at16).epsilon(1e-5));
+    CHECK(std::fabs(stepped - at32) > 1e-4);
+    // validate scores the shrunk validation batch.
+    const auto shrunk = l.validate();
+    torch::NoGradGuard g;
+    l.model->eval();
+    Batch full = make_batch(l.valid_data, {0, 1, 2, 3}, l.spec);
+    const torch::Tensor logits = l.model->forward(resize_batch(full.images, 16));
+    CHECK(shrunk.first == doctest::Approx(classification_loss(logits, full.labels, 0).item<double>()).epsilon(1e-5));
 }

@@ -97,6 +97,9 @@ void add_model_options(CLI::App* sub, const std::shared_ptr<TrainOptions>& o,
                     "before training and take those at least 15 % faster in fp32 (the choice then depends on "
                     "the timing, so a seeded run may not repeat exactly)")
         ->capture_default_str();
+    sub->add_flag("--matmul-convs,--no-matmul-convs{false}", o->matmul_convs,
+                  "Under bf16 on a CPU, the residual blocks' convolutions on small feature maps as one matrix "
+                  "product each (im2col + AMX matmul), where oneDNN's convolution kernels are slow (default on)");
 }
 
 // --fp32-blocks none | timed | layer3.0,layer4.0 into the options.
@@ -108,6 +111,21 @@ void set_fp32_blocks_option(TrainOptions& o, const std::string& value) {
     std::istringstream names(value);
     while (std::getline(names, name, ','))
         if (!name.empty()) o.fp32_blocks.push_back(name);
+}
+
+// --start-size and --start-epochs come together: smaller than --size, for fewer
+// epochs than the run has (with --pretrained, fine_tune's frozen ones count too).
+void check_progressive(const TrainOptions& o) {
+    if (!o.resume.empty() || (o.start_size == 0 && o.start_epochs == 0)) return;
+    const int total = o.epochs + (o.pretrained.empty() ? 0 : o.freeze_epochs);
+    if (o.start_size == 0 || o.start_epochs == 0)
+        throw CLI::ValidationError("--start-size", "needs --start-epochs (and --start-epochs needs --start-size)");
+    if (o.start_size < 16 || o.start_size >= o.size)
+        throw CLI::ValidationError("--start-size", std::to_string(o.start_size) + " is not in [16, --size " +
+                                                       std::to_string(o.size) + ")");
+    if (o.start_epochs >= total)
+        throw CLI::ValidationError("--start-epochs", std::to_string(o.start_epochs) + " leaves none of the run's " +
+                                                         std::to_string(total) + " epochs at --size");
 }
 
 }  // namespace
@@ -135,6 +153,11 @@ void add_train(CLI::App& app, Run& run, std::vector<std::string> argv) {
                     "validation; 0 = plain cross-entropy")
         ->check(CLI::Range(0.0, 1.0))
         ->capture_default_str();
+    sub->add_option("--start-size", o->start_size,
+                    "Progressive resizing: train (and validate) the first --start-epochs epochs on batches shrunk "
+                    "to this many px (antialiased bilinear), then at --size; 0 = off")
+        ->check(CLI::Range(0, 1024));
+    sub->add_option("--start-epochs", o->start_epochs, "How many epochs --start-size lasts")->check(CLI::NonNegativeNumber);
     sub->add_flag("--tta", o->tta,
                   "After the last epoch, validate once more with test-time augmentation: each prediction the mean "
                   "of the softmax on the picture and on its mirror (printed and saved in history.json; the "
@@ -165,6 +188,7 @@ void add_train(CLI::App& app, Run& run, std::vector<std::string> argv) {
         if (o->resume.empty() && (o->data.empty() || o->out.empty()))
             throw CLI::RequiredError(o->data.empty() ? "data" : "--out");
         finish();
+        check_progressive(*o);
         o->bf16 = use_bf16(*precision, o->device);
         set_fp32_blocks_option(*o, *fp32_blocks);
         if (o->nproc > 1 && !std::getenv(kLaunchedEnv)) {

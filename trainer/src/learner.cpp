@@ -85,6 +85,20 @@ double OneCycle::momentum(double pos) const {
     return sched_cos(0.85, 0.95, (pos - pct_start) / (1 - pct_start));
 }
 
+int epoch_size(const TrainOptions& o, int epoch) {
+    return o.start_size > 0 && epoch < o.start_epochs ? o.start_size : o.size;
+}
+
+torch::Tensor resize_batch(const torch::Tensor& images, int64_t size) {
+    if (images.size(2) == size && images.size(3) == size) return images;
+    namespace F = torch::nn::functional;
+    return F::interpolate(images, F::InterpolateFuncOptions()
+                                      .size(std::vector<int64_t>{size, size})
+                                      .mode(torch::kBilinear)
+                                      .align_corners(false)
+                                      .antialias(true));
+}
+
 torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tensor& targets, double eps, bool sum) {
     namespace F = torch::nn::functional;
     if (eps <= 0) {
@@ -225,7 +239,9 @@ double Learner::step(const Batch& b, const std::vector<double>& lrs, double mom)
     torch::Tensor logits;
     {
         const Bf16AutocastScope autocast(options.bf16, device);
-        logits = model->forward(b.images.to(device).contiguous(kMemoryFormat));
+        // Shrunk here, not on the loader's thread: torch's operators there would start a
+        // second OpenMP team on the cores the model is using.
+        logits = model->forward(resize_batch(b.images.to(device), feed_size()).contiguous(kMemoryFormat));
     }
     torch::Tensor loss = classification_loss(logits.to(torch::kFloat32), b.labels.to(device), options.label_smoothing);
     opt.zero_grad();
@@ -257,6 +273,7 @@ std::pair<double, double> Learner::validate(bool flip_tta) {
         std::vector<int64_t> idx;
         for (int64_t i = start; i < std::min(n, start + bs_); ++i) idx.push_back(i);
         Batch b = make_batch(valid_data, idx, spec);
+        b.images = resize_batch(b.images.to(device), feed_size());
         b.labels = b.labels.to(device);
         auto predict = [&](const torch::Tensor& x) {  // under autocast as training, as fastai's mixed precision
             const Bf16AutocastScope autocast(options.bf16, device);
@@ -347,6 +364,9 @@ nlohmann::json options_to_json(const TrainOptions& o) {
             {"random_erase", o.aug.erase_p},
             {"bf16", o.bf16},
             {"fp32_blocks", o.fp32_blocks},
+            {"matmul_convs", o.matmul_convs},
+            {"start_size", o.start_size},
+            {"start_epochs", o.start_epochs},
             {"device", o.device},
             {"max_pixels", o.max_pixels},
             {"seed", o.seed},
@@ -383,6 +403,9 @@ Result<TrainOptions> options_from_json(const std::string& text) {
         o.aug.erase_p = j.value("random_erase", 0.0);  // runs from before --random-erase
         o.bf16 = j.at("bf16");
         o.fp32_blocks = j.value("fp32_blocks", std::vector<std::string>{});
+        o.matmul_convs = j.value("matmul_convs", false);  // runs from before them had none
+        o.start_size = j.value("start_size", 0);  // runs from before --start-size
+        o.start_epochs = j.value("start_epochs", 0);
         o.device = j.value("device", "auto");
         o.max_pixels = j.at("max_pixels");
         o.seed = j.at("seed");
@@ -638,6 +661,7 @@ std::string precision_line(const TrainOptions& o) {
     if (!o.bf16) return "fp32";
     std::string line = "bf16 autocast";
     for (size_t i = 0; i < o.fp32_blocks.size(); ++i) line += (i == 0 ? ", fp32 in " : ", ") + o.fp32_blocks[i];
+    if (o.matmul_convs) line += "; convolutions on small maps as matrix products";
     return line;
 }
 
@@ -721,7 +745,10 @@ int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir, bo
                          device.is_cuda() ? "on CUDA" : "fp32");
         run_options.fp32_blocks.clear();
         run_options.time_blocks = false;
-    } else if (o.time_blocks) {
+        run_options.matmul_convs = false;
+    }
+    set_matmul_convs(model, run_options.matmul_convs);  // before the timing: the bf16 blocks run so
+    if (o.bf16 && !device.is_cuda() && o.time_blocks) {
         const std::vector<BlockTiming> timings = time_blocks(model, o.batch_size, o.size);
         run_options.fp32_blocks = faster_in_fp32(timings);
         timed = "each block timed both ways, ms bf16 / fp32:";
@@ -834,6 +861,10 @@ int train_process(const TrainOptions& given, ProcessGroup* group) {
     const std::vector<Phase> plan = training_plan(o);
     int total_epochs = 0;
     for (const auto& ph : plan) total_epochs += ph.epochs;
+    if (o.start_size > 0 && o.start_epochs > 0)
+        std::printf("progressive resizing: %s at %d px, then %d px\n",
+                    o.start_epochs == 1 ? "epoch 0" : fmt::format("epochs 0-{}", o.start_epochs - 1).c_str(),
+                    o.start_size, o.size);
 
     Progress p;
     if (checkpoint) {
@@ -872,6 +903,7 @@ int train_process(const TrainOptions& given, ProcessGroup* group) {
         const double total = static_cast<double>(batches) * ph.epochs;
         for (int epoch = first; epoch < ph.epochs; ++epoch) {
             const auto t0 = std::chrono::steady_clock::now();
+            l.set_feed_size(epoch_size(o, epoch_base + epoch));
             const std::vector<int64_t> order = l.epoch_order();
             double train_loss = 0;
             ProgressBar bar("epoch " + std::to_string(epoch) + "/" + std::to_string(ph.epochs), batches);
@@ -929,6 +961,7 @@ int train_process(const TrainOptions& given, ProcessGroup* group) {
         last_error = std::isnan(e) ? -1 : e;
     }
     if (o.tta && p.epochs_done > 0) {  // every rank takes part: validate adds the ranks' sums
+        l.set_feed_size(epoch_size(o, p.epochs_done - 1));
         const auto [tta_loss, tta_error] = l.validate(/*flip_tta=*/true);
         std::printf("tta (mean of each picture and its mirror): valid_loss %.6f error_rate %.6f\n", tta_loss,
                     tta_error);

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "ursa/collective.h"
+#include "ursa/matmul_conv.h"
 #include "ursa/safetensors.h"
 
 namespace nn = torch::nn;
@@ -90,9 +91,12 @@ torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
 }
 
 torch::Tensor BasicBlockImpl::residual(const torch::Tensor& x) {
-    torch::Tensor identity = downsample ? run_sequential(*downsample, x) : x;
-    torch::Tensor out = torch::relu(batch_norm(*bn1, conv1(x)));
-    out = batch_norm(*bn2, conv2(out));
+    torch::Tensor identity = x;
+    if (downsample)
+        identity = batch_norm(*(*downsample)[1]->as<nn::BatchNorm2dImpl>(),
+                              conv_forward(*(*downsample)[0]->as<nn::Conv2dImpl>(), x, matmul_convs));
+    torch::Tensor out = torch::relu(batch_norm(*bn1, conv_forward(*conv1, x, matmul_convs)));
+    out = batch_norm(*bn2, conv_forward(*conv2, out, matmul_convs));
     return torch::relu(out + identity);
 }
 
@@ -181,6 +185,10 @@ Result<bool> set_fp32_blocks(Classifier& model, const std::vector<std::string>& 
     for (auto& [name, block] : blocks)
         block->fp32_under_autocast = std::find(names.begin(), names.end(), name) != names.end();
     return true;
+}
+
+void set_matmul_convs(Classifier& model, bool on) {
+    for (auto& [name, block] : body_blocks(model)) block->matmul_convs = on;
 }
 
 const std::vector<std::string>& known_archs() {

@@ -38,6 +38,14 @@ struct TrainOptions {
     // times each block both ways and lists those at least 15 % faster in fp32.
     std::vector<std::string> fp32_blocks;
     bool time_blocks = false;
+    // Under bf16 on a CPU, the blocks' convolutions on small maps as matrix products
+    // (matmul_conv.h; --no-matmul-convs: oneDNN's convolutions everywhere).
+    bool matmul_convs = true;
+    // Progressive resizing (the fastai book's, within one schedule): the first
+    // start_epochs epochs (counted over the whole plan) train and validate on the
+    // batches shrunk to start_size px; the rest at `size`. 0: off.
+    int start_size = 0;
+    int start_epochs = 0;
     std::string device = "auto"; // auto | cpu | cuda
     int64_t max_pixels = kDefaultMaxPixels;
     uint64_t seed = 42;
@@ -61,6 +69,15 @@ struct TrainOptions {
 // -sum_c log_softmax(logits)_c (ref: fastai losses.py). reduction: mean or sum over the batch.
 torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tensor& targets, double eps,
                                   bool sum = false);
+
+// The size batches are fed at in epoch `epoch` (0-based, over the whole plan):
+// options.start_size before options.start_epochs, else options.size.
+int epoch_size(const TrainOptions& options, int epoch);
+
+// Images [N,3,H,W] (float) brought to size x size with an antialiased bilinear
+// filter (torch's, made to match Pillow's BILINEAR resize, which fastai's Resize
+// uses); the same tensor when they are that size already.
+torch::Tensor resize_batch(const torch::Tensor& images, int64_t size);
 
 // One fit_one_cycle call of the training plan.
 struct Phase {
@@ -196,6 +213,10 @@ class Learner {
     int64_t global_batch_size() const { return bs_ * world(); }
     int64_t batches_per_epoch() const;  // drop_last, as fastai's training loader
     int world() const { return group ? group->world() : 1; }
+    // The size step and validate feed the model (epoch_size): they shrink the batches
+    // (load_batch's are spec's size) with resize_batch. 0 (the start): spec's.
+    void set_feed_size(int64_t size) { feed_size_ = size; }
+    int64_t feed_size() const { return feed_size_ > 0 ? feed_size_ : spec.height; }
     // Joins a process group: --bs becomes per rank (capped so every rank has a
     // batch), and every rank takes rank 0's weights.
     Result<bool> set_group(ProcessGroup* group);
@@ -219,6 +240,7 @@ class Learner {
   private:
     int64_t bs_;
     int loader_threads_ = 1;  // threads that cut one batch's items
+    int64_t feed_size_ = 0;
     bool frozen_ = false;
 };
 

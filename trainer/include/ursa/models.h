@@ -38,6 +38,9 @@ struct BasicBlockImpl : torch::nn::Module {
     // Under CPU bf16 autocast, run this block in fp32 (its input cast to float): set
     // where the block trains faster so (see measure_block_precision).
     bool fp32_under_autocast = false;
+    // Under CPU bf16 autocast, its convolutions through conv_forward (matmul_conv.h):
+    // those on small feature maps as matrix products.
+    bool matmul_convs = false;
 };
 TORCH_MODULE(BasicBlock);
 
@@ -122,6 +125,9 @@ std::vector<std::pair<std::string, BasicBlock>> body_blocks(Classifier& model);
 // Marks the named blocks (names as body_blocks gives them) to run in fp32 under CPU
 // bf16 autocast, and the others not; an unknown name is an error.
 Result<bool> set_fp32_blocks(Classifier& model, const std::vector<std::string>& names);
+
+// Turns matmul_convs on or off in every residual block.
+void set_matmul_convs(Classifier& model, bool on);
 
 // The architectures `--arch` accepts.
 const std::vector<std::string>& known_archs();

@@ -1,0 +1,96 @@
+#include "torch_doctest.h"
+
+#include <ATen/autocast_mode.h>
+
+#include "ursa/matmul_conv.h"
+#include "ursa/models.h"
+
+using namespace ursa;
+
+namespace {
+
+double max_rel(const torch::Tensor& a, const torch::Tensor& b) {
+    return ((a.to(torch::kFloat32) - b.to(torch::kFloat32)).abs().max() / b.to(torch::kFloat32).abs().max())
+        .item<double>();
+}
+
+struct Shape {
+    int64_t n, c, h, o, k, stride, pad;
+};
+
+}  // namespace
+
+TEST_CASE("matmul_conv_plan: weight gradients up to 8x8 outputs from 64 channels; the rest up to 4x4 from 256") {
+    CHECK(matmul_conv_plan(512, 16).forward);
+    CHECK(matmul_conv_plan(512, 16).grad_input);
+    CHECK(matmul_conv_plan(512, 16).grad_weight);
+    CHECK(matmul_conv_plan(256, 64).grad_weight);
+    CHECK_FALSE(matmul_conv_plan(256, 64).forward);
+    CHECK_FALSE(matmul_conv_plan(256, 64).grad_input);
+    CHECK(matmul_conv_plan(128, 4).grad_weight);
+    CHECK_FALSE(matmul_conv_plan(128, 4).forward);
+    CHECK_FALSE(matmul_conv_plan(32, 49).any());
+    CHECK_FALSE(matmul_conv_plan(128, 256).any());
+}
+
+TEST_CASE("col2im is im2col's adjoint: <im2col(x), c> = <x, col2im(c)>") {
+    torch::manual_seed(3);
+    for (const Shape s : {Shape{2, 5, 7, 0, 3, 1, 1}, Shape{2, 4, 8, 0, 3, 2, 1}, Shape{3, 6, 4, 0, 1, 2, 0}}) {
+        const torch::Tensor x = torch::randn({s.n, s.c, s.h, s.h}, torch::kDouble);
+        const torch::Tensor cols = im2col(x, s.k, s.stride, s.pad);
+        const int64_t ho = (s.h + 2 * s.pad - s.k) / s.stride + 1;
+        REQUIRE(cols.sizes() == torch::IntArrayRef({s.n * ho * ho, s.k * s.k * s.c}));
+        const torch::Tensor c = torch::randn_like(cols);
+        const torch::Tensor back = col2im(c, x.sizes(), s.k, s.stride, s.pad);
+        REQUIRE(back.sizes() == x.sizes());
+        CHECK((cols * c).sum().item<double>() == doctest::Approx((x * back).sum().item<double>()).epsilon(1e-9));
+    }
+}
+
+TEST_CASE("matmul_conv2d equals conv2d, output and both gradients, whichever parts the plan takes (fp32, 1e-4)") {
+    torch::manual_seed(4);
+    for (const Shape s : {Shape{4, 8, 6, 12, 3, 1, 1}, Shape{4, 8, 7, 16, 3, 2, 1}, Shape{3, 6, 8, 10, 1, 2, 0}}) {
+        for (int mask = 0; mask < 8; ++mask) {
+            const MatmulConvPlan plan{(mask & 1) != 0, (mask & 2) != 0, (mask & 4) != 0};
+            INFO("shape c" << s.c << " h" << s.h << " k" << s.k << " s" << s.stride << ", plan " << mask);
+            const torch::Tensor x0 = torch::randn({s.n, s.c, s.h, s.h}).contiguous(torch::MemoryFormat::ChannelsLast);
+            const torch::Tensor w0 = torch::randn({s.o, s.c, s.k, s.k}).contiguous(torch::MemoryFormat::ChannelsLast);
+            const torch::Tensor x1 = x0.clone().requires_grad_(), w1 = w0.clone().requires_grad_();
+            const torch::Tensor x2 = x0.clone().requires_grad_(), w2 = w0.clone().requires_grad_();
+            const torch::Tensor want = torch::conv2d(x1, w1, {}, s.stride, s.pad);
+            const torch::Tensor got = matmul_conv2d(x2, w2, s.stride, s.pad, plan);
+            REQUIRE(got.sizes() == want.sizes());
+            CHECK(max_rel(got, want) < 1e-4);
+            const torch::Tensor g = torch::randn_like(want);
+            (want * g).sum().backward();
+            (got * g).sum().backward();
+            CHECK(max_rel(x2.grad(), x1.grad()) < 1e-4);
+            CHECK(max_rel(w2.grad(), w1.grad()) < 1e-4);
+        }
+    }
+}
+
+TEST_CASE("conv_forward: under CPU bf16 autocast small maps go through matmuls, in bf16, close to oneDNN's") {
+    torch::manual_seed(5);
+    torch::nn::Conv2d conv(torch::nn::Conv2dOptions(256, 256, 3).padding(1).bias(false));
+    const torch::Tensor x = torch::randn({8, 256, 4, 4}).contiguous(torch::MemoryFormat::ChannelsLast);
+    torch::Tensor want, got, plain;
+    {
+        const Bf16AutocastScope autocast(true, torch::kCPU);
+        want = conv->forward(x);
+        got = conv_forward(*conv, x, /*enabled=*/true);
+        plain = conv_forward(*conv, x, /*enabled=*/false);
+    }
+    CHECK((got.scalar_type() == torch::kBFloat16));
+    CHECK(max_rel(got, want) < 2e-2);             // bf16 rounding of two ways of summing
+    CHECK(torch::equal(plain, want));             // disabled: the module's own forward
+    CHECK(torch::equal(conv_forward(*conv, x, true), conv->forward(x)));  // no autocast: fp32, the module's
+    // The weight gradient reaches the fp32 parameter through the cast.
+    {
+        const Bf16AutocastScope autocast(true, torch::kCPU);
+        conv_forward(*conv, x.requires_grad_(), true).to(torch::kFloat32).sum().backward();
+    }
+    REQUIRE(conv->weight.grad().defined());
+    CHECK((conv->weight.grad().scalar_type() == torch::kFloat32));
+    CHECK(x.grad().defined());
+}
