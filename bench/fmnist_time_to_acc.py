@@ -21,11 +21,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Ursa's best recipe found so far (see BENCHMARKS.md): the 16-wide-stem `small` for 20
 # epochs, flips and fastai's zoom (1-1.1), RandomErasing on half the images (without it
 # the plain model ends ~0.2 points lower, at 93.8-94.0 %), label smoothing 0.1, batch 128,
-# flip TTA after the last epoch. Under bf16 (--precision auto on an AMX CPU) layer3 and
-# layer4 (4x4 and 2x2 maps, where oneDNN's AMX backward is slow) run in fp32; on a CPU
-# without native bf16 the run is fp32 and --fp32-blocks does nothing.
+# flip TTA after the last epoch. Under bf16 (--precision auto on an AMX CPU) the
+# convolutions on small maps run as matrix products (--matmul-convs, the default), which
+# made fp32 blocks (--fp32-blocks) no faster; on a CPU without native bf16 the run is fp32.
 URSA_ARGS = ("--arch small --size 28 --resize-method squish --epochs 20 --bs 128 --lr 5e-3 --aug --aug-mult 0 "
-             "--max-zoom 1.1 --random-erase 0.5 --label-smoothing 0.1 --tta --fp32-blocks layer3.0,layer4.0")
+             "--max-zoom 1.1 --random-erase 0.5 --label-smoothing 0.1 --tta")
 
 
 def native_bf16():
