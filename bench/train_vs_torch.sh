@@ -29,11 +29,13 @@ for d in "$data"/*/; do
 done
 rss() { /usr/bin/time -f "peak RSS %M KiB" -o "$work/rss" "$@"; cat "$work/rss"; }
 # Ursa in both precisions (channels-last either way): fp32, and bf16 autocast, which
-# `--precision auto` (the default) picks on CPUs with AMX/AVX512-bf16.
-for precision in fp32 bf16; do
+# `--precision auto` (the default) picks on CPUs with AMX/AVX512-bf16, with its small-map
+# convolutions as matrix products (the default) and without (--no-matmul-convs).
+for precision in "fp32" "bf16" "bf16 --no-matmul-convs"; do
   echo "== ursa train --precision $precision (channels-last), size $size, bs $bs, $steps steps"
+  # shellcheck disable=SC2086  # the flags split on purpose
   rss "$ursa" train "$work/ds" --arch resnet18 --size "$size" --resize-method squish --epochs 1 --bs "$bs" \
-    --precision "$precision" --limit-train $(((steps + 1) * bs)) --out "$work/run" 2>/dev/null | grep -E "images/s|peak RSS"
+    --precision $precision --limit-train $(((steps + 1) * bs)) --out "$work/run" 2>/dev/null | grep -E "images/s|peak RSS"
 done
 # The peer's settings: fp32 NCHW, channels-last, and its best on CPUs with AMX/AVX512-bf16,
 # bf16 autocast + channels-last (--amp --cl; slow where bf16 is emulated).

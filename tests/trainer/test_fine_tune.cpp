@@ -178,15 +178,21 @@ Prepared random_images(int n, int size, int classes, uint64_t seed) {
     return p;
 }
 
+// Options for a Learner on random_images: --arch small, no augmentation.
+TrainOptions small_options(int size, int batch) {
+    TrainOptions o;
+    o.arch = "small";
+    o.size = size;
+    o.batch_size = batch;
+    o.augment = false;
+    return o;
+}
+
 }  // namespace
 
 TEST_CASE("validate(flip_tta): the mean of the softmax on each picture and its mirror; plain validate unchanged") {
     torch::manual_seed(1);
-    TrainOptions o;
-    o.arch = "small";
-    o.size = 16;
-    o.batch_size = 3;  // 7 pictures: batches of 3, 3 and 1
-    o.augment = false;
+    TrainOptions o = small_options(16, 3);  // 7 pictures: batches of 3, 3 and 1
     o.label_smoothing = 0.1;
     Learner l(*make_classifier("small", 3), o, random_images(6, 16, 3, 5), random_images(7, 16, 3, 6));
     l.train_batch({0, 1, 2}, {1e-2, 1e-2, 1e-2}, 0.9);  // BatchNorm statistics that are not the defaults
@@ -210,11 +216,7 @@ TEST_CASE("validate(flip_tta): the mean of the softmax on each picture and its m
 
 TEST_CASE("lr_find sweeps exponentially and restores the weights, buffers and optimizer state") {
     torch::manual_seed(0);
-    TrainOptions o;
-    o.arch = "small";
-    o.size = 16;
-    o.batch_size = 4;
-    o.augment = false;
+    TrainOptions o = small_options(16, 4);
     Learner l(*make_classifier("small", 2), o, random_images(12, 16, 2, 1), random_images(4, 16, 2, 2));
     l.freeze(true);
     // One real step first, so there is optimizer state to keep.
@@ -329,11 +331,7 @@ TEST_CASE("resize_batch shrinks as Pillow's antialiased BILINEAR resize does (co
 
 TEST_CASE("the feed size shrinks the batches step trains on and validate scores; the model takes any size") {
     torch::manual_seed(2);
-    TrainOptions o;
-    o.arch = "small";
-    o.size = 32;
-    o.batch_size = 4;
-    o.augment = false;
+    TrainOptions o = small_options(32, 4);
     Learner l(*make_classifier("small", 2), o, random_images(8, 32, 2, 3), random_images(4, 32, 2, 4));
     CHECK(l.feed_size() == 32);
     l.set_feed_size(16);
