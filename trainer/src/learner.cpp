@@ -850,7 +850,8 @@ int train_process(const TrainOptions& given, ProcessGroup* group) {
                     group->world(), static_cast<long long>(l.batch_size()),
                     static_cast<long long>(l.global_batch_size()));
     }
-    if (lead && l.options.fp32_blocks != o.fp32_blocks) {  // the timed choice, kept for --resume
+    // The timed choice of fp32 blocks, and matmul convolutions only where they apply, kept for --resume.
+    if (lead && (l.options.fp32_blocks != o.fp32_blocks || l.options.matmul_convs != o.matmul_convs)) {
         if (auto saved = write_file_atomic((fs::path(o.out) / kRunOptions).string(),
                                            options_to_json(l.options).dump(2) + "\n");
             !saved) {
