@@ -117,7 +117,8 @@ void set_fp32_blocks_option(TrainOptions& o, const std::string& value) {
 // epochs than the run has (with --pretrained, fine_tune's frozen ones count too).
 void check_progressive(const TrainOptions& o) {
     if (!o.resume.empty() || (o.start_size == 0 && o.start_epochs == 0)) return;
-    const int total = o.epochs + (o.pretrained.empty() ? 0 : o.freeze_epochs);
+    int total = 0;
+    for (const Phase& phase : training_plan(o)) total += phase.epochs;
     if (o.start_size == 0 || o.start_epochs == 0)
         throw CLI::ValidationError("--start-size", "needs --start-epochs (and --start-epochs needs --start-size)");
     if (o.start_size < 16 || o.start_size >= o.size)

@@ -739,7 +739,8 @@ int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir, bo
     set_memory_format(*model, kMemoryFormat);
     TrainOptions run_options = o;
     std::string timed;
-    if (!o.bf16 || device.is_cuda()) {
+    const bool cpu_bf16 = o.bf16 && !device.is_cuda();  // where fp32 blocks and matmul convolutions apply
+    if (!cpu_bf16) {
         if (o.time_blocks || !o.fp32_blocks.empty())
             std::fprintf(stderr, "note: --fp32-blocks applies to bf16 autocast on a CPU; this run is %s\n",
                          device.is_cuda() ? "on CUDA" : "fp32");
@@ -748,7 +749,7 @@ int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir, bo
         run_options.matmul_convs = false;
     }
     set_matmul_convs(model, run_options.matmul_convs);  // before the timing: the bf16 blocks run so
-    if (o.bf16 && !device.is_cuda() && o.time_blocks) {
+    if (cpu_bf16 && o.time_blocks) {
         const std::vector<BlockTiming> timings = time_blocks(model, o.batch_size, o.size);
         run_options.fp32_blocks = faster_in_fp32(timings);
         timed = "each block timed both ways, ms bf16 / fp32:";

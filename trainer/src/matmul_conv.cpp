@@ -11,6 +11,12 @@ namespace {
 
 int64_t out_extent(int64_t in, int64_t k, int64_t stride, int64_t pad) { return (in + 2 * pad - k) / stride + 1; }
 
+// The positions tap (kh, kw) of a k x k kernel reads, of an NHWC tensor padded on
+// every side: [N, ho, wo, C], a view.
+torch::Tensor tap(const torch::Tensor& nhwc, int64_t kh, int64_t kw, int64_t stride, int64_t ho, int64_t wo) {
+    return nhwc.slice(1, kh, kh + stride * (ho - 1) + 1, stride).slice(2, kw, kw + stride * (wo - 1) + 1, stride);
+}
+
 // weight [O,C,k,k] as [O, k*k*C], columns (kh, kw, c): a view when it is channels-last.
 torch::Tensor weight_matrix(const torch::Tensor& w) { return w.permute({0, 2, 3, 1}).reshape({w.size(0), -1}); }
 
@@ -71,8 +77,7 @@ torch::Tensor im2col(const torch::Tensor& x, int64_t k, int64_t stride, int64_t 
     std::vector<torch::Tensor> taps;
     for (int64_t kh = 0; kh < k; ++kh)
         for (int64_t kw = 0; kw < k; ++kw)
-            taps.push_back(nhwc.slice(1, kh, kh + stride * (ho - 1) + 1, stride)
-                               .slice(2, kw, kw + stride * (wo - 1) + 1, stride));
+            taps.push_back(tap(nhwc, kh, kw, stride, ho, wo));
     return torch::cat(taps, 3).reshape({n * ho * wo, k * k * c});
 }
 
@@ -83,9 +88,7 @@ torch::Tensor col2im(const torch::Tensor& cols, torch::IntArrayRef shape, int64_
     torch::Tensor padded = torch::zeros({n, h + 2 * pad, w + 2 * pad, c}, cols.options().dtype(at::promote_types(cols.scalar_type(), torch::kFloat32)));
     for (int64_t kh = 0; kh < k; ++kh)
         for (int64_t kw = 0; kw < k; ++kw)
-            padded.slice(1, kh, kh + stride * (ho - 1) + 1, stride)
-                .slice(2, kw, kw + stride * (wo - 1) + 1, stride)
-                .add_(taps.select(3, kh * k + kw));
+            tap(padded, kh, kw, stride, ho, wo).add_(taps.select(3, kh * k + kw));
     return padded.slice(1, pad, pad + h).slice(2, pad, pad + w).to(cols.scalar_type()).permute({0, 3, 1, 2});
 }
 
