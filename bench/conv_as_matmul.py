@@ -1,13 +1,16 @@
-"""oneDNN's bf16 convolution passes against the same computed as one matrix product each
-(im2col of the input in channels-last order, then torch.mm, which libtorch sends to
-oneDNN's AMX matmul for bf16), for ResNet shapes: what trainer/src/matmul_conv.cpp's plan
-(matmul_conv_plan) was chosen from. Milliseconds per call, 2 threads.
-usage: /usr/bin/python3 bench/conv_as_matmul.py   (the Debian torch 1.13 that Ursa's libtorch is)
+"""oneDNN's convolution passes against the same computed as one matrix product each
+(im2col of the input in channels-last order, then torch.mm: for bf16 libtorch sends it to
+oneDNN's AMX matmul, for fp32 to the system BLAS, OpenBLAS after tools/setup.sh), for ResNet
+shapes: what trainer/src/matmul_conv.cpp's plans (matmul_conv_plan) were chosen from.
+Milliseconds per call, 2 threads.
+usage: /usr/bin/python3 bench/conv_as_matmul.py [bf16|fp32]   (default bf16; the Debian torch
+       1.13 that Ursa's libtorch is)
 The last three columns: the largest difference between the two ways, relative to the
-largest value (bf16 rounding), for the weight gradient, the input gradient and the output.
+largest value (rounding), for the weight gradient, the input gradient and the output.
 """
-import torch, time, torch.nn.functional as F
+import sys, torch, time, torch.nn.functional as F
 torch.set_num_threads(2)
+DTYPE = {"bf16": torch.bfloat16, "fp32": torch.float32}[sys.argv[1] if len(sys.argv) > 1 else "bf16"]
 def bench(f, n=10):
     f(); f()
     t=time.time()
@@ -22,17 +25,17 @@ def im2col_nhwc(x, s):  # x [N,C,H,W] channels-last, 3x3 pad 1 stride s -> [N*Ho
     return torch.cat(sl,-1).reshape(N*Ho*Wo,9*C), Ho, Wo
 def col2im_nhwc(cols, N,C,H,W,s,Ho,Wo):  # cols [N*Ho*Wo, 9C] -> grad x NCHW(channels-last)
     g=cols.view(N,Ho,Wo,9,C)
-    xp=torch.zeros(N,H+2,W+2,C,dtype=cols.dtype)
+    xp=torch.zeros(N,H+2,W+2,C,dtype=torch.float32)
     i=0
     for kh in range(3):
         for kw in range(3):
             xp[:,kh:kh+s*(Ho-1)+1:s, kw:kw+s*(Wo-1)+1:s,:]+=g[:,:,:,i,:]; i+=1
-    return xp[:,1:H+1,1:W+1,:].permute(0,3,1,2)
-for (N,C,H,O,s) in [(64,512,4,512,1),(64,256,8,256,1),(64,256,8,512,2),(64,128,16,128,1),(64,64,32,64,1),(128,128,4,128,1),(128,128,4,128,2),(128,64,7,64,1),(128,64,7,128,2),(128,32,14,32,1)]:
-    x=torch.randn(N,C,H,H).bfloat16().contiguous(memory_format=torch.channels_last)
-    w=torch.randn(O,C,3,3).bfloat16().contiguous(memory_format=torch.channels_last)
+    return xp[:,1:H+1,1:W+1,:].to(cols.dtype).permute(0,3,1,2)
+for (N,C,H,O,s) in [(64,512,4,512,1),(64,256,8,256,1),(64,256,8,512,2),(64,128,16,128,1),(64,64,32,64,1),(128,128,4,128,1),(128,128,4,128,2),(128,64,7,64,1),(128,64,7,128,2),(128,32,14,32,1),(128,32,14,64,2),(128,16,28,32,2),(128,128,2,128,1),(64,64,16,128,2),(64,128,8,256,2)]:
+    x=torch.randn(N,C,H,H).to(DTYPE).contiguous(memory_format=torch.channels_last)
+    w=torch.randn(O,C,3,3).to(DTYPE).contiguous(memory_format=torch.channels_last)
     Ho=(H+2-3)//s+1
-    gy=torch.randn(N,O,Ho,Ho).bfloat16().contiguous(memory_format=torch.channels_last)
+    gy=torch.randn(N,O,Ho,Ho).to(DTYPE).contiguous(memory_format=torch.channels_last)
     bw=lambda: torch.ops.aten.convolution_backward(gy,x,w,None,[s,s],[1,1],[1,1],False,[0,0],1,[False,True,False])
     bd=lambda: torch.ops.aten.convolution_backward(gy,x,w,None,[s,s],[1,1],[1,1],False,[0,0],1,[True,False,False])
     fw=lambda: F.conv2d(x,w,stride=s,padding=1)

@@ -12,6 +12,10 @@ packages=(
   clang libclang-rt-14-dev
   # trainer and CLI (libgloo-dev: the headers of c10d's Gloo process group, for data-parallel training)
   libtorch-dev libgloo-dev libcli11-dev nlohmann-json3-dev libfmt-dev
+  # OpenBLAS (OpenMP build, libtorch's runtime) as the system libblas.so.3: libtorch's fp32
+  # matrix products then run at sgemm speed instead of the reference BLAS's (the fp32
+  # matmul convolutions rely on it; without it they stay with oneDNN)
+  libopenblas0-openmp
   libonnx-dev libprotobuf-dev protobuf-compiler libcurl4-openssl-dev libssl-dev libcpp-httplib-dev
   # wasm build and its Node runtime
   emscripten nodejs

@@ -40,7 +40,16 @@ if [ $native = bf16 ]; then
 else
   check "train on this CPU without native bf16 defaults to fp32" contains train.out "precision: fp32"
   check "the run's options say fp32" grep -q '"bf16": false' run/options.json
-  check "an fp32 run has no matmul convolutions" grep -q '"matmul_convs": false' run/options.json
+fi
+# Matmul convolutions in fp32 only where libtorch's fp32 matmul reaches a fast BLAS: the
+# OpenBLAS that tools/setup.sh installs as the system libblas.so.3 (or MKL; this libtorch has none).
+if readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 | grep -q openblas; then fast_blas=true; else fast_blas=false; fi
+if [ $native = fp32 ] && [ $fast_blas = true ]; then
+  check "an fp32 run on OpenBLAS keeps the matmul convolutions" grep -q '"matmul_convs": true' run/options.json
+  check "and says so" contains train.out "precision: fp32; convolutions on small maps as matrix products"
+elif [ $native = fp32 ]; then
+  check "an fp32 run on a slow BLAS has no matmul convolutions" grep -q '"matmul_convs": false' run/options.json
+  check "and says plain fp32" grep -qE "^precision: fp32$" train.out
 fi
 
 # --- the same seed gives the same split and the same first epoch ----------------------
@@ -90,6 +99,8 @@ check "resnet18 weights do not fit --arch small, and the error says why" contain
 # --- lr-find: the sweep, the valley suggestion and the plot ---------------------------------
 run lr_find 1 "$ursa" lr-find data --arch resnet18 --size 32 --bs 8 --valid-pct 0.25 --seed 3 --num-it 40 --no-stop-div --plot lr.svg --precision fp32
 check "--precision fp32 is used whatever the CPU" contains lr_find.out "precision: fp32"
+run lr_find_fp32_onednn 1 "$ursa" lr-find data --arch small --size 32 --bs 8 --valid-pct 0.25 --seed 3 --num-it 12 --no-stop-div --precision fp32 --no-matmul-convs
+check "--no-matmul-convs under fp32: plain fp32, every convolution to oneDNN" grep -qE "^precision: fp32$" lr_find_fp32_onednn.out
 check "lr-find runs all 40 iterations" contains lr_find.out "40 iterations"
 # --fp32-blocks: residual blocks kept in fp32 under bf16 (a list, or timed).
 run lr_find_blocks 1 "$ursa" lr-find data --arch small --size 32 --bs 8 --valid-pct 0.25 --seed 3 --num-it 12 --no-stop-div --precision bf16 --fp32-blocks layer4.0,layer3.0

@@ -98,8 +98,9 @@ void add_model_options(CLI::App* sub, const std::shared_ptr<TrainOptions>& o,
                     "the timing, so a seeded run may not repeat exactly)")
         ->capture_default_str();
     sub->add_flag("--matmul-convs,--no-matmul-convs{false}", o->matmul_convs,
-                  "Under bf16 on a CPU, the residual blocks' convolutions on small feature maps as one matrix "
-                  "product each (im2col + AMX matmul), where oneDNN's convolution kernels are slow (default on)");
+                  "On a CPU, the residual blocks' convolutions on small feature maps as one matrix product each "
+                  "(im2col + matmul), where oneDNN's convolution kernels are slow: under bf16 (AMX matmul), and "
+                  "in fp32 where libtorch's BLAS is OpenBLAS or MKL (default on)");
 }
 
 // --fp32-blocks none | timed | layer3.0,layer4.0 into the options.

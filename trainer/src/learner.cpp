@@ -1,4 +1,5 @@
 #include "ursa/learner.h"
+#include "ursa/matmul_conv.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/autocast_mode.h>
@@ -658,8 +659,7 @@ struct Setup {
 
 // What `precision:` prints: fp32, or bf16 autocast and the blocks that are not.
 std::string precision_line(const TrainOptions& o) {
-    if (!o.bf16) return "fp32";
-    std::string line = "bf16 autocast";
+    std::string line = o.bf16 ? "bf16 autocast" : "fp32";
     for (size_t i = 0; i < o.fp32_blocks.size(); ++i) line += (i == 0 ? ", fp32 in " : ", ") + o.fp32_blocks[i];
     if (o.matmul_convs) line += "; convolutions on small maps as matrix products";
     return line;
@@ -739,15 +739,16 @@ int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir, bo
     set_memory_format(*model, kMemoryFormat);
     TrainOptions run_options = o;
     std::string timed;
-    const bool cpu_bf16 = o.bf16 && !device.is_cuda();  // where fp32 blocks and matmul convolutions apply
+    const bool cpu_bf16 = o.bf16 && !device.is_cuda();  // where fp32 blocks apply
     if (!cpu_bf16) {
         if (o.time_blocks || !o.fp32_blocks.empty())
             std::fprintf(stderr, "note: --fp32-blocks applies to bf16 autocast on a CPU; this run is %s\n",
                          device.is_cuda() ? "on CUDA" : "fp32");
         run_options.fp32_blocks.clear();
         run_options.time_blocks = false;
-        run_options.matmul_convs = false;
     }
+    // Matmul convolutions: on a CPU, under bf16, or in fp32 where the BLAS is a fast one.
+    if (device.is_cuda() || (!o.bf16 && !fast_fp32_matmul())) run_options.matmul_convs = false;
     set_matmul_convs(model, run_options.matmul_convs);  // before the timing: the bf16 blocks run so
     if (cpu_bf16 && o.time_blocks) {
         const std::vector<BlockTiming> timings = time_blocks(model, o.batch_size, o.size);

@@ -1,6 +1,7 @@
 #include "ursa/matmul_conv.h"
 
 #include <ATen/autocast_mode.h>
+#include <dlfcn.h>
 #include <torch/torch.h>
 
 #include <vector>
@@ -62,11 +63,23 @@ struct MatmulConvFn : torch::autograd::Function<MatmulConvFn> {
 
 }  // namespace
 
-MatmulConvPlan matmul_conv_plan(int64_t in_channels, int64_t out_pixels) {
+MatmulConvPlan matmul_conv_plan(torch::ScalarType dtype, int64_t in_channels, int64_t out_pixels, int64_t kernel,
+                                int64_t stride) {
     MatmulConvPlan p;
-    p.grad_weight = out_pixels <= 64 && in_channels >= 64;
-    p.forward = p.grad_input = out_pixels <= 16 && in_channels >= 256;
+    if (dtype == torch::kBFloat16) {
+        p.grad_weight = out_pixels <= 64 && in_channels >= 64;
+        p.forward = p.grad_input = out_pixels <= 16 && in_channels >= 256;
+    } else if (dtype == torch::kFloat32 && kernel == 3) {
+        p.grad_weight = out_pixels <= 16 && in_channels >= 128;
+        p.forward = (out_pixels <= 16 && in_channels >= 256) || (out_pixels <= 4 && in_channels >= 128);
+        p.grad_input = stride == 2 && out_pixels <= 16 && in_channels >= 128;
+    }
     return p;
+}
+
+bool fast_fp32_matmul() {
+    static const bool fast = at::hasMKL() || dlsym(RTLD_DEFAULT, "openblas_get_config") != nullptr;
+    return fast;
 }
 
 torch::Tensor im2col(const torch::Tensor& x, int64_t k, int64_t stride, int64_t pad) {
@@ -102,15 +115,18 @@ torch::Tensor conv_forward(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, 
     const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
     const bool square = (*o.kernel_size())[0] == (*o.kernel_size())[1] && (*o.stride())[0] == (*o.stride())[1] &&
                         padding && (**padding)[0] == (**padding)[1];
-    if (!enabled || !square || !x.device().is_cpu() || !at::autocast::is_cpu_enabled() ||
-        at::autocast::get_autocast_cpu_dtype() != at::kBFloat16 || conv.bias.defined() || o.groups() != 1 ||
-        (*o.dilation())[0] != 1 || (*o.dilation())[1] != 1 || x.dim() != 4)
+    const bool autocast = at::autocast::is_cpu_enabled();
+    const bool bf16 = autocast && at::autocast::get_autocast_cpu_dtype() == at::kBFloat16;
+    const bool fp32 = !autocast && x.scalar_type() == torch::kFloat32 && conv.weight.scalar_type() == torch::kFloat32;
+    if (!enabled || !square || !x.device().is_cpu() || !(bf16 || (fp32 && fast_fp32_matmul())) ||
+        conv.bias.defined() || o.groups() != 1 || (*o.dilation())[0] != 1 || (*o.dilation())[1] != 1 || x.dim() != 4)
         return conv.forward(x);
     const int64_t k = (*o.kernel_size())[0], stride = (*o.stride())[0], pad = (**padding)[0];
+    const torch::ScalarType dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
     const MatmulConvPlan plan = matmul_conv_plan(
-        x.size(1), out_extent(x.size(2), k, stride, pad) * out_extent(x.size(3), k, stride, pad));
+        dtype, x.size(1), out_extent(x.size(2), k, stride, pad) * out_extent(x.size(3), k, stride, pad), k, stride);
     if (!plan.any()) return conv.forward(x);
-    return matmul_conv2d(x.to(torch::kBFloat16), conv.weight.to(torch::kBFloat16), stride, pad, plan);
+    return matmul_conv2d(x.to(dtype), conv.weight.to(dtype), stride, pad, plan);
 }
 
 }  // namespace ursa

@@ -1,8 +1,11 @@
-// Convolutions as one matrix product each (im2col, then oneDNN's AMX matmul) for the
-// shapes where oneDNN 2.6's own bf16 convolution kernels are slow: on small feature
-// maps its AMX backward passes run at fp32's speed or below (a 512->512 3x3
-// convolution on 4x4 maps, batch 64: weight gradient 49.6 ms against 10.4 ms as a
-// matmul; BENCHMARKS.md).
+// Convolutions as one matrix product each (im2col, then a matmul) for the shapes where
+// oneDNN 2.6's own convolution kernels are slow:
+// - bf16 (oneDNN's AMX matmul): on small feature maps its AMX backward passes run at
+//   fp32's speed or below (a 512->512 3x3 convolution on 4x4 maps, batch 64: weight
+//   gradient 49.6 ms against 10.4 ms as a matmul);
+// - fp32 (the system BLAS, OpenBLAS after tools/setup.sh): on AVX2 its kernels for 4x4
+//   and smaller maps reach well under OpenBLAS's sgemm (the same weight gradient 115-131
+//   ms against 39-58 ms on a Zen 3). BENCHMARKS.md has both tables.
 #pragma once
 #include <torch/nn.h>
 
@@ -17,11 +20,22 @@ struct MatmulConvPlan {
     bool any() const { return forward || grad_input || grad_weight; }
 };
 
-// The plan for a convolution with `in_channels` inputs and `out_pixels` = Ho x Wo
-// output positions, from timings of both ways on AMX (BENCHMARKS.md): the weight
-// gradient as a matmul up to 8x8 outputs from 64 channels on; the forward pass and
-// the input gradient up to 4x4 outputs from 256 channels on.
-MatmulConvPlan matmul_conv_plan(int64_t in_channels, int64_t out_pixels);
+// The plan for a k x k convolution with `in_channels` inputs, `out_pixels` = Ho x Wo
+// output positions and `stride`, computed in `dtype` (kBFloat16 under autocast, or
+// kFloat), from timings of both ways (BENCHMARKS.md, bench/conv_as_matmul.py):
+// - bf16, on AMX: the weight gradient up to 8x8 outputs from 64 channels on; the
+//   forward pass and the input gradient up to 4x4 outputs from 256 channels on;
+// - fp32, OpenBLAS on AVX2, 3x3 kernels only: the weight gradient up to 4x4 outputs
+//   from 128 channels on; the forward pass up to 4x4 from 256 channels or 2x2 from 128;
+//   the input gradient of stride-2 convolutions up to 4x4 outputs from 128 channels.
+// Other dtypes: nothing.
+MatmulConvPlan matmul_conv_plan(torch::ScalarType dtype, int64_t in_channels, int64_t out_pixels, int64_t kernel,
+                                int64_t stride);
+
+// Whether libtorch's fp32 matrix products reach an optimised BLAS (MKL, or OpenBLAS as
+// the system libblas.so.3): without one (Debian's reference BLAS) an fp32 matmul is 40x
+// slower than oneDNN's convolution, and fp32 convolutions stay with oneDNN.
+bool fast_fp32_matmul();
 
 // im2col of x [N,C,H,W] (any layout; channels-last is a copy-free start) for a k x k
 // kernel: [N*Ho*Wo, k*k*C], columns ordered (kh, kw, c), the memory order of a
@@ -38,10 +52,11 @@ torch::Tensor col2im(const torch::Tensor& cols, torch::IntArrayRef shape, int64_
 torch::Tensor matmul_conv2d(const torch::Tensor& x, const torch::Tensor& weight, int64_t stride, int64_t pad,
                             const MatmulConvPlan& plan);
 
-// What the residual blocks call for a convolution: under CPU bf16 autocast, with
-// `enabled`, matmul_conv2d on bf16 copies of x and the weight where
-// matmul_conv_plan says so; the module's own forward otherwise (fp32, CUDA, shapes
-// the plan leaves to oneDNN, bias, groups, dilation).
+// What the residual blocks call for a convolution, with `enabled`, on a CPU:
+// under bf16 autocast, matmul_conv2d on bf16 copies of x and the weight where the
+// bf16 plan says so; without autocast, on fp32 x where fast_fp32_matmul() and the fp32
+// plan say so. The module's own forward otherwise (CUDA, shapes the plan leaves to
+// oneDNN, bias, groups, dilation).
 torch::Tensor conv_forward(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, bool enabled);
 
 }  // namespace ursa
