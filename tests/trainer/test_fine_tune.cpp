@@ -214,6 +214,28 @@ TEST_CASE("validate(flip_tta): the mean of the softmax on each picture and its m
     CHECK(std::fabs(tta.first - plain.first) > 1e-6);
 }
 
+TEST_CASE("validate runs under the run's autocast: with bf16 its loss is that of bf16 logits, not of fp32 ones") {
+    torch::manual_seed(2);
+    TrainOptions o = small_options(16, 7);  // one batch of all 7 pictures, as the check by hand
+    o.bf16 = true;
+    Learner l(*make_classifier("small", 3), o, random_images(6, 16, 3, 5), random_images(7, 16, 3, 6));
+    l.train_batch({0, 1, 2}, {1e-2, 1e-2, 1e-2}, 0.9);
+    const auto got = l.validate();
+    torch::NoGradGuard g;
+    l.model->eval();
+    Batch all = make_batch(l.valid_data, {0, 1, 2, 3, 4, 5, 6}, l.spec);
+    const torch::Tensor x = all.images.contiguous(torch::MemoryFormat::ChannelsLast);
+    torch::Tensor bf16_logits;
+    {
+        const Bf16AutocastScope autocast(true, torch::kCPU);
+        bf16_logits = l.model->forward(x).to(torch::kFloat32);
+    }
+    const double bf16_loss = classification_loss(bf16_logits, all.labels, 0.0).item<double>();
+    const double fp32_loss = classification_loss(l.model->forward(x), all.labels, 0.0).item<double>();
+    CHECK(got.first == doctest::Approx(bf16_loss).epsilon(1e-6));
+    CHECK(std::fabs(bf16_loss - fp32_loss) > 1e-5);  // bf16 rounding shows, so the check above can tell
+}
+
 TEST_CASE("lr_find sweeps exponentially and restores the weights, buffers and optimizer state") {
     torch::manual_seed(0);
     TrainOptions o = small_options(16, 4);
