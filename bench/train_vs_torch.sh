@@ -30,8 +30,14 @@ done
 rss() { /usr/bin/time -f "peak RSS %M KiB" -o "$work/rss" "$@"; cat "$work/rss"; }
 # Ursa in both precisions (channels-last either way): fp32, and bf16 autocast, which
 # `--precision auto` (the default) picks on CPUs with AMX/AVX512-bf16, with its small-map
-# convolutions as matrix products (the default) and without (--no-matmul-convs).
-for precision in "fp32" "bf16" "bf16 --no-matmul-convs"; do
+# convolutions as matrix products (the default) and without (--no-matmul-convs). On CPUs
+# without native bf16 (emulated there, an order of magnitude slower) fp32 both ways instead.
+if grep -m1 '^flags' /proc/cpuinfo | grep -qwE 'avx512_bf16|amx_bf16'; then
+  precisions=("fp32" "bf16" "bf16 --no-matmul-convs")
+else
+  precisions=("fp32" "fp32 --no-matmul-convs")
+fi
+for precision in "${precisions[@]}"; do
   echo "== ursa train --precision $precision (channels-last), size $size, bs $bs, $steps steps"
   # shellcheck disable=SC2086  # the flags split on purpose
   rss "$ursa" train "$work/ds" --arch resnet18 --size "$size" --resize-method squish --epochs 1 --bs "$bs" \
