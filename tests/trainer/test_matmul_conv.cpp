@@ -136,3 +136,10 @@ TEST_CASE("fast_fp32_matmul: true exactly when the system libblas.so.3 is OpenBL
     INFO("libblas.so.3 is " << blas);
     CHECK(fast_fp32_matmul() == (openblas || at::hasMKL()));
 }
+
+TEST_CASE("matmul_convs_apply: never on CUDA, always under bf16 on a CPU, in fp32 only with a fast BLAS") {
+    CHECK_FALSE(matmul_convs_apply(true, true));
+    CHECK_FALSE(matmul_convs_apply(false, true));
+    CHECK(matmul_convs_apply(true, false));
+    CHECK(matmul_convs_apply(false, false) == fast_fp32_matmul());
+}

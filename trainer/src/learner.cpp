@@ -747,8 +747,7 @@ int prepare(const TrainOptions& o, Setup& s, const std::string& failures_dir, bo
         run_options.fp32_blocks.clear();
         run_options.time_blocks = false;
     }
-    // Matmul convolutions: on a CPU, under bf16, or in fp32 where the BLAS is a fast one.
-    if (device.is_cuda() || (!o.bf16 && !fast_fp32_matmul())) run_options.matmul_convs = false;
+    if (!matmul_convs_apply(o.bf16, device.is_cuda())) run_options.matmul_convs = false;
     set_matmul_convs(model, run_options.matmul_convs);  // before the timing: the bf16 blocks run so
     if (cpu_bf16 && o.time_blocks) {
         const std::vector<BlockTiming> timings = time_blocks(model, o.batch_size, o.size);

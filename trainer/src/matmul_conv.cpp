@@ -82,6 +82,8 @@ bool fast_fp32_matmul() {
     return fast;
 }
 
+bool matmul_convs_apply(bool bf16, bool cuda) { return !cuda && (bf16 || fast_fp32_matmul()); }
+
 torch::Tensor im2col(const torch::Tensor& x, int64_t k, int64_t stride, int64_t pad) {
     const int64_t n = x.size(0), c = x.size(1);
     const int64_t ho = out_extent(x.size(2), k, stride, pad), wo = out_extent(x.size(3), k, stride, pad);

@@ -37,6 +37,11 @@ MatmulConvPlan matmul_conv_plan(torch::ScalarType dtype, int64_t in_channels, in
 // slower than oneDNN's convolution, and fp32 convolutions stay with oneDNN.
 bool fast_fp32_matmul();
 
+// Whether matmul convolutions can apply to a run at all: on a CPU, under bf16
+// autocast, or in fp32 where fast_fp32_matmul(). ursa train and the benchmarks ask
+// this once per run; conv_forward still checks each call (device, dtype, shape).
+bool matmul_convs_apply(bool bf16, bool cuda);
+
 // im2col of x [N,C,H,W] (any layout; channels-last is a copy-free start) for a k x k
 // kernel: [N*Ho*Wo, k*k*C], columns ordered (kh, kw, c), the memory order of a
 // channels-last weight. Zero padding `pad` on every side.
