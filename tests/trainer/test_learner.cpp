@@ -231,13 +231,19 @@ TEST_CASE("dataset errors say what is wrong") {
 TEST_CASE("--precision auto picks bf16 exactly where the CPU has native bf16, as /proc/cpuinfo lists it") {
     std::ifstream cpuinfo("/proc/cpuinfo");
     std::string line;
-    bool listed = false;
+    bool avx512 = false, amx = false;
     while (std::getline(cpuinfo, line)) {
         if (line.rfind("flags", 0) != 0) continue;
         std::istringstream words(line);
-        for (std::string w; words >> w;) listed = listed || w == "avx512_bf16" || w == "amx_bf16";
+        for (std::string w; words >> w;) {
+            avx512 = avx512 || w == "avx512_bf16";
+            amx = amx || w == "amx_bf16";
+        }
         break;  // every core lists the same flags
     }
+    const bool listed = avx512 || amx;
+    CHECK(cpu_bf16().avx512_bf16 == avx512);
+    CHECK(cpu_bf16().amx_bf16 == amx);  // the bf16 matmul-convolution plan depends on it
     CHECK(cpu_has_native_bf16() == listed);
     CHECK(use_bf16("auto", "cpu") == listed);
     CHECK_FALSE(use_bf16("auto", "cuda"));

@@ -22,8 +22,9 @@ struct Shape {
 
 }  // namespace
 
-TEST_CASE("matmul_conv_plan, bf16: weight gradients up to 8x8 outputs from 64 channels; the rest up to 4x4 from 256") {
-    const auto plan = [](int64_t c, int64_t px) { return matmul_conv_plan(torch::kBFloat16, c, px, 3, 1); };
+TEST_CASE("matmul_conv_plan, bf16 on AMX: weight gradients up to 8x8 outputs from 64 channels; the rest up to 4x4 from "
+          "256") {
+    const auto plan = [](int64_t c, int64_t px) { return matmul_conv_plan(torch::kBFloat16, c, px, 3, 1, true); };
     CHECK(plan(512, 16).forward);
     CHECK(plan(512, 16).grad_input);
     CHECK(plan(512, 16).grad_weight);
@@ -34,13 +35,31 @@ TEST_CASE("matmul_conv_plan, bf16: weight gradients up to 8x8 outputs from 64 ch
     CHECK_FALSE(plan(128, 4).forward);
     CHECK_FALSE(plan(32, 49).any());
     CHECK_FALSE(plan(128, 256).any());
-    CHECK(matmul_conv_plan(torch::kBFloat16, 256, 16, 1, 2).forward);  // 1x1 downsampling too
+    CHECK(matmul_conv_plan(torch::kBFloat16, 256, 16, 1, 2, true).forward);  // 1x1 downsampling too
+}
+
+TEST_CASE("matmul_conv_plan, bf16 without AMX: weight gradients up to 4x4 outputs from 64 channels; forward up to 4x4 "
+          "from 256; no input gradients") {
+    const auto plan = [](int64_t c, int64_t px, int64_t stride) {
+        return matmul_conv_plan(torch::kBFloat16, c, px, 3, stride, false);
+    };
+    CHECK(plan(512, 16, 1).forward);
+    CHECK(plan(512, 16, 1).grad_weight);
+    CHECK_FALSE(plan(512, 16, 1).grad_input);  // oneDNN's avx512_core_bf16 input gradient is faster
+    CHECK_FALSE(plan(256, 16, 2).grad_input);
+    CHECK_FALSE(plan(256, 64, 1).grad_weight);  // 8x8: oneDNN's, unlike on AMX
+    CHECK(plan(64, 16, 2).grad_weight);
+    CHECK_FALSE(plan(64, 16, 2).forward);
+    CHECK(plan(128, 4, 1).grad_weight);
+    CHECK_FALSE(plan(32, 49, 2).any());
+    CHECK_FALSE(plan(64, 49, 1).any());
+    CHECK(matmul_conv_plan(torch::kBFloat16, 64, 16, 1, 2, false).grad_weight);  // 1x1 downsampling too
 }
 
 TEST_CASE("matmul_conv_plan, fp32: 3x3 only; weight gradients up to 4x4 from 128 channels; forward up to 4x4 from 256 "
           "or 2x2 from 128; input gradients of stride 2 up to 4x4 from 128") {
     const auto plan = [](int64_t c, int64_t px, int64_t stride) {
-        return matmul_conv_plan(torch::kFloat32, c, px, 3, stride);
+        return matmul_conv_plan(torch::kFloat32, c, px, 3, stride, false);
     };
     CHECK(plan(512, 16, 1).forward);
     CHECK(plan(512, 16, 1).grad_weight);
@@ -52,8 +71,14 @@ TEST_CASE("matmul_conv_plan, fp32: 3x3 only; weight gradients up to 4x4 from 128
     CHECK(plan(128, 4, 2).grad_input);
     CHECK_FALSE(plan(64, 16, 2).any());
     CHECK_FALSE(plan(256, 64, 1).any());
-    CHECK_FALSE(matmul_conv_plan(torch::kFloat32, 512, 16, 1, 2).any());  // 1x1: not measured, oneDNN's
-    CHECK_FALSE(matmul_conv_plan(torch::kHalf, 512, 16, 3, 1).any());
+    for (const int64_t c : {64, 128, 256, 512})  // AMX or not: the same fp32 plan
+        for (const int64_t px : {4, 16, 64})
+            for (const int64_t stride : {1, 2}) {
+                const MatmulConvPlan a = matmul_conv_plan(torch::kFloat32, c, px, 3, stride, true), b = plan(c, px, stride);
+                CHECK((a.forward == b.forward && a.grad_input == b.grad_input && a.grad_weight == b.grad_weight));
+            }
+    CHECK_FALSE(matmul_conv_plan(torch::kFloat32, 512, 16, 1, 2, false).any());  // 1x1: not measured, oneDNN's
+    CHECK_FALSE(matmul_conv_plan(torch::kHalf, 512, 16, 3, 1, true).any());
 }
 
 TEST_CASE("col2im is im2col's adjoint: <im2col(x), c> = <x, col2im(c)>") {

@@ -5,7 +5,6 @@
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
-#include <cpuid.h>
 #include <malloc.h>
 
 #include <chrono>
@@ -553,30 +552,6 @@ std::string history_csv(const nlohmann::json& history) {
 }
 
 }  // namespace
-
-bool cpu_has_native_bf16() {
-    // ref: Intel SDM, CPUID leaf 7: subleaf 1 EAX bit 5 is AVX512_BF16, subleaf 0 EDX
-    // bit 22 AMX-BF16. XCR0 says whether the OS saves the state they need: bits 5-7 the
-    // AVX-512 registers, 17-18 the AMX tiles (Linux then grants them per process).
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    if (__get_cpuid_max(0, nullptr) < 7) return false;
-    __cpuid_count(1, 0, a, b, c, d);
-    if (!(c & (1u << 27))) return false;  // no OSXSAVE: xgetbv is not there
-    unsigned lo = 0, hi = 0;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    const uint64_t xcr0 = (static_cast<uint64_t>(hi) << 32) | lo;
-    const bool avx512_state = (xcr0 & 0xe6) == 0xe6;
-    const bool amx_state = (xcr0 & (3ull << 17)) == (3ull << 17);
-    __cpuid_count(7, 0, a, b, c, d);
-    const bool amx_bf16 = d & (1u << 22);
-    const unsigned max_sub = a;
-    bool avx512_bf16 = false;
-    if (max_sub >= 1) {
-        __cpuid_count(7, 1, a, b, c, d);
-        avx512_bf16 = a & (1u << 5);
-    }
-    return (avx512_bf16 && avx512_state) || (amx_bf16 && amx_state);
-}
 
 bool trains_on_cuda(const std::string& device, bool has_cuda) {
     return device == "cuda" || (device == "auto" && has_cuda);

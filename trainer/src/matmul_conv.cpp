@@ -1,5 +1,7 @@
 #include "ursa/matmul_conv.h"
 
+#include "ursa/cpu.h"
+
 #include <ATen/autocast_mode.h>
 #include <dlfcn.h>
 #include <torch/torch.h>
@@ -64,11 +66,14 @@ struct MatmulConvFn : torch::autograd::Function<MatmulConvFn> {
 }  // namespace
 
 MatmulConvPlan matmul_conv_plan(torch::ScalarType dtype, int64_t in_channels, int64_t out_pixels, int64_t kernel,
-                                int64_t stride) {
+                                int64_t stride, bool amx) {
     MatmulConvPlan p;
-    if (dtype == torch::kBFloat16) {
+    if (dtype == torch::kBFloat16 && amx) {
         p.grad_weight = out_pixels <= 64 && in_channels >= 64;
         p.forward = p.grad_input = out_pixels <= 16 && in_channels >= 256;
+    } else if (dtype == torch::kBFloat16) {
+        p.grad_weight = out_pixels <= 16 && in_channels >= 64;
+        p.forward = out_pixels <= 16 && in_channels >= 256;
     } else if (dtype == torch::kFloat32 && kernel == 3) {
         p.grad_weight = out_pixels <= 16 && in_channels >= 128;
         p.forward = (out_pixels <= 16 && in_channels >= 256) || (out_pixels <= 4 && in_channels >= 128);
@@ -126,7 +131,8 @@ torch::Tensor conv_forward(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, 
     const int64_t k = (*o.kernel_size())[0], stride = (*o.stride())[0], pad = (**padding)[0];
     const torch::ScalarType dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
     const MatmulConvPlan plan = matmul_conv_plan(
-        dtype, x.size(1), out_extent(x.size(2), k, stride, pad) * out_extent(x.size(3), k, stride, pad), k, stride);
+        dtype, x.size(1), out_extent(x.size(2), k, stride, pad) * out_extent(x.size(3), k, stride, pad), k, stride,
+        cpu_bf16().amx_bf16);
     if (!plan.any()) return conv.forward(x);
     return matmul_conv2d(x.to(dtype), conv.weight.to(dtype), stride, pad, plan);
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ursa/cpu.h"
 #include "ursa/dataset.h"
 #include "ursa/distributed.h"
 #include "ursa/models.h"
@@ -115,10 +116,6 @@ Storage training_storage(const TrainOptions& options);
 // they are drawn with.
 bool draws_batch_params(const TrainOptions& options);
 AugOptions batch_aug_options(const TrainOptions& options);
-
-// Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX-BF16, enabled by the
-// OS), where bf16 autocast is faster than fp32; elsewhere it is emulated and slower.
-bool cpu_has_native_bf16();
 
 // Whether --device (auto | cpu | cuda) trains on the GPU: cuda, or auto where libtorch
 // sees one (has_cuda).

@@ -22,15 +22,19 @@ struct MatmulConvPlan {
 
 // The plan for a k x k convolution with `in_channels` inputs, `out_pixels` = Ho x Wo
 // output positions and `stride`, computed in `dtype` (kBFloat16 under autocast, or
-// kFloat), from timings of both ways (BENCHMARKS.md, bench/conv_as_matmul.py):
+// kFloat), on a CPU with AMX-BF16 (`amx`, cpu_bf16().amx_bf16) or without, from timings
+// of both ways (BENCHMARKS.md, bench/conv_as_matmul.py):
 // - bf16, on AMX: the weight gradient up to 8x8 outputs from 64 channels on; the
 //   forward pass and the input gradient up to 4x4 outputs from 256 channels on;
+// - bf16 without AMX (AVX-512 BF16, a Zen 5): the weight gradient up to 4x4 outputs
+//   from 64 channels on, the forward pass up to 4x4 from 256; the input gradient
+//   stays oneDNN's (its avx512_core_bf16 kernel is faster there);
 // - fp32, OpenBLAS on AVX2, 3x3 kernels only: the weight gradient up to 4x4 outputs
 //   from 128 channels on; the forward pass up to 4x4 from 256 channels or 2x2 from 128;
 //   the input gradient of stride-2 convolutions up to 4x4 outputs from 128 channels.
-// Other dtypes: nothing.
+// `amx` does not change the fp32 plan. Other dtypes: nothing.
 MatmulConvPlan matmul_conv_plan(torch::ScalarType dtype, int64_t in_channels, int64_t out_pixels, int64_t kernel,
-                                int64_t stride);
+                                int64_t stride, bool amx);
 
 // Whether libtorch's fp32 matrix products reach an optimised BLAS (MKL, or OpenBLAS as
 // the system libblas.so.3): without one (Debian's reference BLAS) an fp32 matmul is 40x
@@ -59,7 +63,7 @@ torch::Tensor matmul_conv2d(const torch::Tensor& x, const torch::Tensor& weight,
 
 // What the residual blocks call for a convolution, with `enabled`, on a CPU:
 // under bf16 autocast, matmul_conv2d on bf16 copies of x and the weight where the
-// bf16 plan says so; without autocast, on fp32 x where fast_fp32_matmul() and the fp32
+// bf16 plan for this CPU (with or without AMX) says so; without autocast, on fp32 x where fast_fp32_matmul() and the fp32
 // plan say so. The module's own forward otherwise (CUDA, shapes the plan leaves to
 // oneDNN, bias, groups, dilation).
 torch::Tensor conv_forward(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, bool enabled);
