@@ -99,8 +99,9 @@ void add_model_options(CLI::App* sub, const std::shared_ptr<TrainOptions>& o,
         ->capture_default_str();
     sub->add_flag("--matmul-convs,--no-matmul-convs{false}", o->matmul_convs,
                   "On a CPU, the residual blocks' convolutions on small feature maps as one matrix product each "
-                  "(im2col + matmul), where oneDNN's convolution kernels are slow: under bf16 (AMX matmul), and "
-                  "in fp32 where libtorch's BLAS is OpenBLAS or MKL (default on)");
+                  "(im2col + matmul), where oneDNN's convolution kernels are slow: under bf16 (oneDNN's matmul; "
+                  "which passes depends on whether the CPU has AMX), and in fp32 where libtorch's BLAS is "
+                  "OpenBLAS or MKL (default on)");
 }
 
 // --fp32-blocks none | timed | layer3.0,layer4.0 into the options.
