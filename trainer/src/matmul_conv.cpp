@@ -68,12 +68,10 @@ struct MatmulConvFn : torch::autograd::Function<MatmulConvFn> {
 MatmulConvPlan matmul_conv_plan(torch::ScalarType dtype, int64_t in_channels, int64_t out_pixels, int64_t kernel,
                                 int64_t stride, bool amx) {
     MatmulConvPlan p;
-    if (dtype == torch::kBFloat16 && amx) {
-        p.grad_weight = out_pixels <= 64 && in_channels >= 64;
-        p.forward = p.grad_input = out_pixels <= 16 && in_channels >= 256;
-    } else if (dtype == torch::kBFloat16) {
-        p.grad_weight = out_pixels <= 16 && in_channels >= 64;
+    if (dtype == torch::kBFloat16) {  // AMX adds the input gradient and weight gradients up to 8x8
         p.forward = out_pixels <= 16 && in_channels >= 256;
+        p.grad_input = amx && p.forward;
+        p.grad_weight = out_pixels <= (amx ? 64 : 16) && in_channels >= 64;
     } else if (dtype == torch::kFloat32 && kernel == 3) {
         p.grad_weight = out_pixels <= 16 && in_channels >= 128;
         p.forward = (out_pixels <= 16 && in_channels >= 256) || (out_pixels <= 4 && in_channels >= 128);
