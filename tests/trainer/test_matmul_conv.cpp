@@ -38,8 +38,8 @@ TEST_CASE("matmul_conv_plan, bf16 on AMX: weight gradients up to 8x8 outputs fro
     CHECK(matmul_conv_plan(torch::kBFloat16, 256, 16, 1, 2, true).forward);  // 1x1 downsampling too
 }
 
-TEST_CASE("matmul_conv_plan, bf16 without AMX: weight gradients up to 4x4 outputs from 64 channels; forward up to 4x4 "
-          "from 256; no input gradients") {
+TEST_CASE("matmul_conv_plan, bf16 without AMX: weight gradients up to 4x4 outputs from 64 channels, and of stride-2 3x3 "
+          "convolutions from 32-64 channels up to 8x8; forward up to 4x4 from 256; no input gradients") {
     const auto plan = [](int64_t c, int64_t px, int64_t stride) {
         return matmul_conv_plan(torch::kBFloat16, c, px, 3, stride, false);
     };
@@ -51,8 +51,19 @@ TEST_CASE("matmul_conv_plan, bf16 without AMX: weight gradients up to 4x4 output
     CHECK(plan(64, 16, 2).grad_weight);
     CHECK_FALSE(plan(64, 16, 2).forward);
     CHECK(plan(128, 4, 1).grad_weight);
-    CHECK_FALSE(plan(32, 49, 2).any());
     CHECK_FALSE(plan(64, 49, 1).any());
+    CHECK_FALSE(plan(32, 16, 1).any());
+    // stride-2 weight gradients from 32 to 64 channels up to 8x8 outputs, 3x3 only
+    CHECK(plan(32, 49, 2).grad_weight);
+    CHECK_FALSE(plan(32, 49, 2).forward);
+    CHECK_FALSE(plan(32, 49, 2).grad_input);
+    CHECK(plan(64, 64, 2).grad_weight);
+    CHECK_FALSE(plan(16, 196, 2).any());
+    CHECK_FALSE(plan(32, 196, 2).any());
+    CHECK_FALSE(plan(128, 64, 2).any());  // resnet18's layer3.0.conv1 at 128 px: slower as a matmul
+    CHECK_FALSE(plan(16, 49, 2).any());
+    CHECK_FALSE(matmul_conv_plan(torch::kBFloat16, 32, 49, 1, 2, false).any());  // 1x1: the rule above only
+    CHECK_FALSE(matmul_conv_plan(torch::kBFloat16, 32, 49, 3, 2, true).any());   // not on AMX (not measured)
     CHECK(matmul_conv_plan(torch::kBFloat16, 64, 16, 1, 2, false).grad_weight);  // 1x1 downsampling too
 }
 

@@ -93,17 +93,20 @@ Collective* batch_sync() { return g_sync; }
 torch::Tensor batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) { return sync_batch_norm(bn, x); }
 torch::Tensor batch_norm(torch::nn::BatchNorm1dImpl& bn, const torch::Tensor& x) { return sync_batch_norm(bn, x); }
 
-// ref: ATen native/Dropout.cpp _dropout_impl (CPU): a noise tensor shaped like the
-// input, bernoulli_(1 - p), div_(1 - p). Drawing it for the global batch and keeping
-// this rank's rows gives each rank the rows one process would draw.
+// As ATen native/Dropout.cpp _dropout_impl (CPU): a noise tensor shaped like the input,
+// each element kept with probability 1 - p and scaled by 1 / (1 - p). Kept where a
+// uniform draw in [0, 1) is >= p: libtorch's CPU bernoulli_(1 - p) draws element by
+// element and takes 3-4x as long as uniform_ (0.79 against 0.19 ms for 128 x 512).
+// With a collective, the noise is drawn for the global batch and this rank keeps its
+// rows, so each rank gets the rows one process would draw.
 torch::Tensor dropout(torch::nn::DropoutImpl& d, const torch::Tensor& x) {
     const double p = d.options.p();
-    if (!g_sync || !d.is_training() || p == 0 || p == 1 || x.numel() == 0 || !x.device().is_cpu()) return d.forward(x);
+    if (!d.is_training() || p == 0 || p == 1 || x.numel() == 0 || !x.device().is_cpu()) return d.forward(x);
     auto sizes = x.sizes().vec();
-    const int64_t rows = sizes[0];
-    sizes[0] = rows * g_sync->world();
-    torch::Tensor noise = torch::empty(sizes, x.options()).bernoulli_(1 - p).div_(1 - p);
-    return x * noise.narrow(0, g_sync->rank() * rows, rows);
+    const int64_t rows = sizes[0], world = g_sync ? g_sync->world() : 1, rank = g_sync ? g_sync->rank() : 0;
+    sizes[0] = rows * world;
+    const torch::Tensor keep = torch::rand(sizes, x.options().dtype(torch::kFloat32)).ge_(p);
+    return x * keep.to(x.scalar_type()).mul_(1 / (1 - p)).narrow(0, rank * rows, rows);
 }
 
 torch::Tensor run_sequential(torch::nn::SequentialImpl& seq, torch::Tensor x) {

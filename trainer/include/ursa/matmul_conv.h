@@ -26,8 +26,9 @@ struct MatmulConvPlan {
 // of both ways (BENCHMARKS.md, bench/conv_as_matmul.py):
 // - bf16, on AMX: the weight gradient up to 8x8 outputs from 64 channels on; the
 //   forward pass and the input gradient up to 4x4 outputs from 256 channels on;
-// - bf16 without AMX (AVX-512 BF16, a Zen 5): the weight gradient up to 4x4 outputs
-//   from 64 channels on, the forward pass up to 4x4 from 256; the input gradient
+// - bf16 without AMX (AVX-512 BF16, a Zen 5 and a Zen 4): the weight gradient up to 4x4
+//   outputs from 64 channels on, and that of stride-2 3x3 convolutions up to 8x8 outputs
+//   from 32 to 64 channels; the forward pass up to 4x4 from 256; the input gradient
 //   stays oneDNN's (its avx512_core_bf16 kernel is faster there);
 // - fp32, OpenBLAS on AVX2, 3x3 kernels only: the weight gradient up to 4x4 outputs
 //   from 128 channels on; the forward pass up to 4x4 from 256 channels or 2x2 from 128;
