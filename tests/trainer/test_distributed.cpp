@@ -98,3 +98,20 @@ TEST_CASE("synchronized BatchNorm: 2 ranks of 6 images give the logits, gradient
         else CHECK(torch::equal(b0[item.key()], item.value()));
     }
 }
+
+TEST_CASE("dropout without a collective: keeps a 1 - p share, scaled by 1 / (1 - p); seeded; identity in eval") {
+    set_batch_sync(nullptr);
+    torch::nn::Dropout drop(0.25);
+    drop->train();
+    const torch::Tensor x = torch::full({256, 512}, 2.0);
+    torch::manual_seed(11);
+    const torch::Tensor y = dropout(*drop, x);
+    const torch::Tensor kept = y.ne(0);
+    CHECK(kept.to(torch::kDouble).mean().item<double>() == doctest::Approx(0.75).epsilon(0.01));  // 131 072 draws
+    CHECK(torch::equal(y.masked_select(kept), torch::full({kept.sum().item<int64_t>()}, 2.0 / 0.75)));
+    torch::manual_seed(11);
+    CHECK(torch::equal(dropout(*drop, x), y));  // the CPU generator's draws: repeatable, checkpointed
+    CHECK_FALSE(torch::equal(dropout(*drop, x), y));
+    drop->eval();
+    CHECK(torch::equal(dropout(*drop, x), x));
+}
