@@ -106,7 +106,7 @@ torch::Tensor dropout(torch::nn::DropoutImpl& d, const torch::Tensor& x) {
     const int64_t rows = sizes[0], world = g_sync ? g_sync->world() : 1, rank = g_sync ? g_sync->rank() : 0;
     sizes[0] = rows * world;
     const torch::Tensor keep = torch::rand(sizes, x.options().dtype(torch::kFloat32)).ge_(p);
-    return x * keep.to(x.scalar_type()).mul_(1 / (1 - p)).narrow(0, rank * rows, rows);
+    return x * keep.narrow(0, rank * rows, rows).to(x.scalar_type()).mul_(1 / (1 - p));
 }
 
 torch::Tensor run_sequential(torch::nn::SequentialImpl& seq, torch::Tensor x) {

@@ -65,8 +65,8 @@ torch::Tensor matmul_conv2d(const torch::Tensor& x, const torch::Tensor& weight,
 // What the residual blocks call for a convolution, with `enabled`, on a CPU:
 // under bf16 autocast, matmul_conv2d on bf16 copies of x and the weight where the
 // bf16 plan for this CPU (with or without AMX) says so; without autocast, on fp32 x
-// where fast_fp32_matmul() and the fp32 plan say so. The module's own forward otherwise (CUDA, shapes the plan leaves to
-// oneDNN, bias, groups, dilation).
+// where fast_fp32_matmul() and the fp32 plan say so. The module's own forward otherwise
+// (CUDA, shapes the plan leaves to oneDNN, bias, groups, dilation).
 torch::Tensor conv_forward(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, bool enabled);
 
 }  // namespace ursa
